@@ -1,0 +1,31 @@
+# `make run` and `make test` work on a fresh machine with only Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m conceptspro.devstack run
+
+test: $(STAMP)
+	$(PY) -m conceptspro.devstack test $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	$(PY) -m conceptspro.devstack test --co -q >/dev/null  # nothing; see bench/README
+	$(PY) bench/provisioning.py
+
+clean:
+	rm -rf $(VENV) .data

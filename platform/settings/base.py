@@ -1,0 +1,176 @@
+"""Settings shared by every environment. Everything that differs between
+deployments comes from environment variables (see README, "Configuration")."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(environ.Env().str("DATA_DIR", default=str(BASE_DIR / ".data")))
+
+env = environ.Env()
+
+SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-never-used-in-production")
+DEBUG = env.bool("DEBUG", default=False)
+
+# Institutions live on <slug>.<BASE_DOMAIN>; the bare domain is the public site.
+BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS", default=[])]
+
+# --- Database: PostgreSQL only; tenancy is one schema per institution. ---
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The accounts app is in both lists: each institution's users live in its own
+# schema, and the public schema's copy of the table holds the operator's staff.
+SHARED_APPS = [
+    "provisioning",  # before django_tenants: its migrate commands also migrate pool schemas
+    "django_tenants",
+    "shared_apps.plans",
+    "shared_apps.institutions",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tenant_apps.accounts",
+    "rest_framework",
+    "django_structlog",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "tenant_apps.accounts",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "institutions.Institution"
+TENANT_DOMAIN_MODEL = "institutions.Domain"
+ROOT_URLCONF = "conceptspro.urls_tenant"
+PUBLIC_SCHEMA_URLCONF = "conceptspro.urls_public"
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    "django_structlog.middlewares.RequestMiddleware",
+    "shared_apps.institutions.routing.InstitutionRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+WSGI_APPLICATION = "conceptspro.wsgi.application"
+ASGI_APPLICATION = "conceptspro.asgi.application"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+
+# --- Redis: cache (tenant-aware keys), domain routing cache, Celery broker. ---
+REDIS_URL = env.str("REDIS_URL")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+        "TIMEOUT": 300,
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"  # one session table per schema
+
+# --- File storage: per-institution key prefix; local disk unless S3 is configured. ---
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default=None)
+    AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default=None)
+    AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=None)
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = 3600
+    DEFAULT_FILE_STORAGE_BACKEND = "conceptspro.storage.TenantS3Storage"
+else:
+    DEFAULT_FILE_STORAGE_BACKEND = "conceptspro.storage.TenantFileSystemStorage"
+STORAGES = {
+    "default": {"BACKEND": DEFAULT_FILE_STORAGE_BACKEND},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Celery (tenant-schemas-celery: a task runs in the schema it was sent from). ---
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "provisioning-pool-top-up": {
+        "task": "provisioning.tasks.pool_top_up",
+        "schedule": env.float("POOL_TOP_UP_SECONDS", default=30.0),
+    },
+}
+
+# --- Provisioning ---
+# How many ready, unassigned schemas the warm pool keeps.
+PROVISIONING_POOL_SIZE = env.int("PROVISIONING_POOL_SIZE", default=3)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Logging: JSON lines with request id and tenant schema (structlog). ---
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # "json" or "console"
+from conceptspro.logconfig import configure_logging  # noqa: E402
+
+LOGGING = configure_logging(level=LOG_LEVEL, fmt=LOG_FORMAT)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True

@@ -1,0 +1,10 @@
+"""URLs of the bare domain: the public site (signup and operator console come later)."""
+
+from django.urls import path
+
+from . import health, views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("health/", health.health, name="health"),
+]

@@ -1,0 +1,11 @@
+"""URLs of an institution's subdomain."""
+
+from django.urls import include, path
+
+from . import health, views
+
+urlpatterns = [
+    path("", views.institution_home, name="institution-home"),
+    path("health/", health.health, name="health"),
+    path("api/v1/", include("conceptspro.api_router")),
+]

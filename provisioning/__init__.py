@@ -1,0 +1,2 @@
+"""Institution lifecycle: provisioning (warm pool, cold path, migrate path),
+suspension, reactivation, export and deletion."""

@@ -1,0 +1,95 @@
+"""A schema's catalog as comparable data: tables, columns, constraints, indexes,
+sequences, views, triggers and seed rows, with the schema's own name left out.
+
+Two schemas built different ways (migrations, template copy, pool) must give
+equal fingerprints; tests hold the fast paths to the migrate path with it.
+"""
+
+from django.db import connection
+
+_QUERIES = {
+    "tables": """
+        SELECT c.relname, c.relkind FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+    """,
+    "columns": """
+        SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
+               a.attgenerated, a.attcollation
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v')
+           AND a.attnum > 0 AND NOT a.attisdropped
+    """,
+    "constraints": """
+        SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid),
+               con.condeferrable, con.condeferred, con.convalidated
+          FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s
+    """,
+    "indexes": """
+        SELECT ic.relname, regexp_replace(pg_get_indexdef(i.indexrelid),
+                                          ' ON [^ ]+\\.', ' ON '),
+               i.indisunique, i.indisprimary
+          FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+          JOIN pg_namespace n ON n.oid = ic.relnamespace
+         WHERE n.nspname = %(s)s
+    """,
+    "sequences": """
+        SELECT sequencename, data_type::text, start_value, min_value, max_value,
+               increment_by, cycle, cache_size, last_value
+          FROM pg_sequences WHERE schemaname = %(s)s
+    """,
+    "sequence_owners": """
+        SELECT sc.relname, d.deptype, tc.relname, d.refobjsubid
+          FROM pg_depend d
+          JOIN pg_class sc ON sc.oid = d.objid AND sc.relkind = 'S'
+          JOIN pg_namespace n ON n.oid = sc.relnamespace
+          JOIN pg_class tc ON tc.oid = d.refobjid
+         WHERE n.nspname = %(s)s AND d.classid = 'pg_class'::regclass
+           AND d.refclassid = 'pg_class'::regclass
+    """,
+    "views": """
+        SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s AND c.relkind = 'v'
+    """,
+    "triggers": """
+        SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s AND NOT t.tgisinternal
+    """,
+}
+
+
+def schema_fingerprint(schema_name: str) -> dict[str, list]:
+    """Everything in the catalog about `schema_name`, sorted, plus its rows."""
+    fingerprint: dict[str, list] = {}
+    with connection.cursor() as cursor:
+        for name, sql in _QUERIES.items():
+            cursor.execute(sql, {"s": schema_name})
+            fingerprint[name] = sorted(cursor.fetchall(), key=repr)
+        fingerprint["rows"] = _rows(cursor, schema_name)
+    return fingerprint
+
+
+def _rows(cursor, schema_name: str) -> list:
+    """Every table's rows; `django_migrations.applied` is when, not what, so it is left out."""
+    cursor.execute(
+        """
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname
+        """,
+        [schema_name],
+    )
+    rows = []
+    schema = connection.ops.quote_name(schema_name)
+    for (table,) in cursor.fetchall():
+        quoted = connection.ops.quote_name(table)
+        columns = "app, name" if table == "django_migrations" else "*"
+        cursor.execute(f"SELECT {columns} FROM {schema}.{quoted}")  # noqa: S608
+        rows.append((table, sorted(map(repr, cursor.fetchall()))))
+    return rows

@@ -1,0 +1,296 @@
+"""Institution lifecycle: create, provision, suspend, reactivate, export, delete.
+
+Provisioning runs as named steps. Each step is idempotent (it checks what is
+already there) and the schema step is one transaction, so after a failure at
+any point a retry picks up where it stopped and finishes the institution.
+"""
+
+import json
+import time
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_exists, tenant_context
+
+from shared_apps.institutions.models import Domain, Institution, schema_name_for_slug
+from shared_apps.plans.models import Plan
+from shared_apps.plans.selectors import plan_default
+from tenant_apps.accounts.api import Role, user_ensure
+
+from .models import ProvisioningJob
+from .pool import pool_claim
+from .schemas import (
+    _advisory_lock,
+    schema_create_by_migrations,
+    schema_create_from_template,
+    schema_drop,
+)
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_INSTITUTION_SETTINGS = {
+    "timezone": "UTC",
+    "locale": "en-US",
+    "self_registration": False,
+    "password_login": True,
+    "require_mfa_for_staff": False,
+}
+
+
+def institution_create(
+    *,
+    name: str,
+    slug: str,
+    admin_email: str,
+    admin_password: str,
+    admin_first_name: str = "",
+    admin_last_name: str = "",
+    plan: Plan | None = None,
+    enqueue: bool = True,
+) -> Institution:
+    """Record a new institution (status pending) and queue its provisioning.
+
+    Raises ValidationError with errors by field; nothing is stored then.
+    """
+    slug = slug.strip().lower()
+    errors: dict[str, list[ValidationError]] = {}
+    institution = Institution(
+        name=name.strip(),
+        slug=slug,
+        schema_name=schema_name_for_slug(slug),
+        plan=plan or plan_default(),
+        status=Institution.Status.PENDING,
+    )
+    try:
+        institution.full_clean(exclude=["schema_name"], validate_unique=False)
+    except ValidationError as exc:
+        errors.update(exc.error_dict)
+    if "slug" not in errors and (
+        Institution.objects.filter(schema_name=institution.schema_name).exists()
+        or schema_exists(institution.schema_name)
+    ):
+        errors["slug"] = [ValidationError("This address is taken.", code="taken")]
+    try:
+        validate_email(admin_email)
+    except ValidationError as exc:
+        errors["admin_email"] = [exc]
+    try:
+        validate_password(admin_password)
+    except ValidationError as exc:
+        errors["admin_password"] = [exc]
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        institution.save()
+        ProvisioningJob.objects.create(
+            institution=institution,
+            admin_email=admin_email,
+            admin_first_name=admin_first_name.strip() or "Institution",
+            admin_last_name=admin_last_name.strip() or "Administrator",
+            admin_password_hash=make_password(admin_password),
+        )
+        if enqueue:
+            from .tasks import provision_institution
+
+            transaction.on_commit(lambda: provision_institution.delay(str(institution.id)))
+    log.info("institution.created", slug=slug, institution_id=str(institution.id))
+    return institution
+
+
+SchemaMethod = str  # "auto" (pool, else template), "template" or "migrations"
+
+
+def _step_schema(institution: Institution, job: ProvisioningJob, method: SchemaMethod) -> None:
+    # The schema is created in one transaction, so if it exists it is complete.
+    if schema_exists(institution.schema_name):
+        return
+    if method == "auto" and pool_claim(schema_name=institution.schema_name):
+        job.schema_source = ProvisioningJob.SchemaSource.POOL
+    elif method == "migrations":
+        with transaction.atomic():
+            schema_create_by_migrations(institution.schema_name)
+        job.schema_source = ProvisioningJob.SchemaSource.MIGRATIONS
+    else:
+        schema_create_from_template(institution.schema_name)
+        job.schema_source = ProvisioningJob.SchemaSource.TEMPLATE
+
+
+def _step_domain(institution: Institution, job: ProvisioningJob, method: SchemaMethod) -> None:
+    Domain.objects.get_or_create(
+        domain=f"{institution.slug}.{settings.BASE_DOMAIN}",
+        defaults={"tenant": institution, "is_primary": True},
+    )
+
+
+def _step_admin(institution: Institution, job: ProvisioningJob, method: SchemaMethod) -> None:
+    with tenant_context(institution):
+        user_ensure(
+            email=job.admin_email,
+            first_name=job.admin_first_name,
+            last_name=job.admin_last_name,
+            role=Role.ADMIN,
+            password_hash=job.admin_password_hash or None,
+            password=None,
+        )
+
+
+def _step_settings(institution: Institution, job: ProvisioningJob, method: SchemaMethod) -> None:
+    institution.settings = {**DEFAULT_INSTITUTION_SETTINGS, **institution.settings}
+    institution.save(update_fields=["settings", "updated_at"])
+
+
+def _step_activate(institution: Institution, job: ProvisioningJob, method: SchemaMethod) -> None:
+    institution.status = Institution.Status.ACTIVE
+    institution.status_reason = ""
+    institution.activated_at = institution.activated_at or timezone.now()
+    institution.save(update_fields=["status", "status_reason", "activated_at", "updated_at"])
+    job.admin_password_hash = ""
+    job.finished_at = timezone.now()
+
+
+Step = Callable[[Institution, ProvisioningJob, SchemaMethod], None]
+STEPS: list[tuple[str, Step]] = [
+    ("schema", _step_schema),
+    ("domain", _step_domain),
+    ("admin", _step_admin),
+    ("settings", _step_settings),
+    ("activate", _step_activate),
+]
+
+
+def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> Institution:
+    """Run (or resume) provisioning; the institution ends active, or failed with a reason."""
+    with _advisory_lock(f"provisioning:institution:{institution_id}"):
+        institution = Institution.objects.get(pk=institution_id)
+        if institution.status == Institution.Status.ACTIVE:
+            return institution
+        job = institution.provisioning_job
+        job.attempts += 1
+        job.last_error = ""
+        job.save(update_fields=["attempts", "last_error"])
+        _set_status(institution, Institution.Status.PROVISIONING, "")
+        try:
+            for name, step in STEPS:
+                started = time.perf_counter()
+                with transaction.atomic():
+                    step(institution, job, method)
+                    job.timings_ms[name] = round((time.perf_counter() - started) * 1000, 2)
+                    if name not in job.steps_done:
+                        job.steps_done.append(name)
+                    job.save()
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            job.last_error = reason
+            job.save(update_fields=["last_error"])
+            _set_status(institution, Institution.Status.FAILED, reason)
+            log.exception("institution.provisioning_failed", slug=institution.slug)
+            raise
+    log.info(
+        "institution.provisioned",
+        slug=institution.slug,
+        source=job.schema_source,
+        timings_ms=job.timings_ms,
+    )
+    return institution
+
+
+def _set_status(institution: Institution, status: str, reason: str) -> None:
+    institution.status = status
+    institution.status_reason = reason
+    institution.save(update_fields=["status", "status_reason", "updated_at"])
+
+
+def institution_suspend(*, institution: Institution, reason: str = "") -> Institution:
+    institution.status = Institution.Status.SUSPENDED
+    institution.status_reason = reason
+    institution.suspended_at = timezone.now()
+    institution.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
+    log.info("institution.suspended", slug=institution.slug)
+    return institution
+
+
+def institution_reactivate(*, institution: Institution) -> Institution:
+    if institution.status != Institution.Status.SUSPENDED:
+        raise ValidationError(
+            "Only a suspended institution can be reactivated.", code="not_suspended"
+        )
+    institution.status = Institution.Status.ACTIVE
+    institution.status_reason = ""
+    institution.suspended_at = None
+    institution.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
+    log.info("institution.reactivated", slug=institution.slug)
+    return institution
+
+
+def _tenant_app_labels() -> list[str]:
+    from django.apps import apps
+
+    return [
+        config.label
+        for config in apps.get_app_configs()
+        if config.name in settings.TENANT_APPS and config.models_module is not None
+    ]
+
+
+def institution_export(*, institution: Institution) -> str:
+    """Write the institution's data (every tenant app's rows) as JSON to storage.
+
+    Returns the storage name. The file lives under the platform's prefix so it
+    outlives the institution's schema.
+    """
+    from io import StringIO
+
+    buffer = StringIO()
+    with tenant_context(institution):
+        call_command("dumpdata", *_tenant_app_labels(), stdout=buffer, indent=None)
+    document = {
+        "institution": {
+            "id": str(institution.id),
+            "name": institution.name,
+            "slug": institution.slug,
+            "settings": institution.settings,
+        },
+        "exported_at": timezone.now().isoformat(),
+        "data": json.loads(buffer.getvalue() or "[]"),
+    }
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    previous = connection.tenant
+    connection.set_schema_to_public()
+    try:
+        name = default_storage.save(
+            f"exports/{institution.slug}-{stamp}.json",
+            ContentFile(json.dumps(document).encode()),
+        )
+    finally:
+        connection.set_tenant(previous)
+    log.info("institution.exported", slug=institution.slug, export=name)
+    return name
+
+
+def institution_delete(*, institution: Institution, confirm_slug: str) -> str:
+    """Export, then drop the schema and the institution's rows. Returns the export's name."""
+    if confirm_slug != institution.slug:
+        raise ValidationError(
+            "Type the institution's address to confirm deletion.", code="confirmation_mismatch"
+        )
+    export_name = (
+        institution_export(institution=institution)
+        if schema_exists(institution.schema_name)
+        else ""
+    )
+    with transaction.atomic():
+        schema_drop(institution.schema_name)
+        Institution.objects.filter(pk=institution.pk).delete()
+    log.info("institution.deleted", slug=institution.slug, export=export_name)
+    return export_name

@@ -1,0 +1,1 @@
+"""Institutions (tenants), their domains, and request routing by subdomain."""

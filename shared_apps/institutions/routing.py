@@ -1,0 +1,123 @@
+"""Routes each request to the public site or to one institution's schema.
+
+The hostname -> institution lookup is cached in Redis, so a warm request costs
+one cache read and no database query. Models forget a hostname's entry when an
+institution or domain row changes (after commit).
+"""
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import set_urlconf
+from django_tenants.postgresql_backend.base import FakeTenant
+from django_tenants.utils import schema_context
+
+from .models import Domain, Institution
+
+ROUTE_CACHE_SECONDS = 300
+# Unknown hosts are cached briefly too, so random subdomains cannot each cost a query.
+MISSING_CACHE_SECONDS = 30
+_MISSING = "missing"
+_public = FakeTenant(schema_name="public")
+
+
+def _route_key(hostname: str) -> str:
+    return f"route:{hostname}"
+
+
+def route_cache_forget(hostnames: list[str]) -> None:
+    # Routing keys are always read and written from the public schema.
+    with schema_context("public"):
+        cache.delete_many([_route_key(h) for h in hostnames])
+
+
+def institution_for_hostname(hostname: str) -> Institution | None:
+    """The institution serving `hostname`, from the cache when warm."""
+    key = _route_key(hostname)
+    cached = cache.get(key)
+    if cached == _MISSING:
+        return None
+    if cached is not None:
+        return cached
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    if domain is None:
+        cache.set(key, _MISSING, MISSING_CACHE_SECONDS)
+        return None
+    cache.set(key, domain.tenant, ROUTE_CACHE_SECONDS)
+    return domain.tenant
+
+
+def is_public_hostname(hostname: str) -> bool:
+    base = settings.BASE_DOMAIN
+    return hostname in (base, f"www.{base}")
+
+
+class InstitutionRoutingMiddleware:
+    """Must run before anything that touches the database or the session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        connection.set_schema_to_public()
+        hostname = request.get_host().rsplit(":", 1)[0].lower().rstrip(".")
+
+        if is_public_hostname(hostname):
+            request.tenant = _public
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+            structlog.contextvars.bind_contextvars(tenant="public")
+            return self.get_response(request)
+
+        institution = institution_for_hostname(hostname)
+        if institution is None:
+            return _refusal(
+                request,
+                404,
+                "institution_not_found",
+                "There is no institution at this address.",
+                "errors/institution_not_found.html",
+            )
+        structlog.contextvars.bind_contextvars(tenant=institution.schema_name)
+        if institution.status == Institution.Status.SUSPENDED:
+            return _refusal(
+                request,
+                403,
+                "institution_suspended",
+                f"{institution.name} is suspended. Contact your institution's administrator.",
+                "errors/institution_suspended.html",
+                institution,
+            )
+        if institution.status != Institution.Status.ACTIVE:
+            response = _refusal(
+                request,
+                503,
+                "institution_unavailable",
+                f"{institution.name} is being set up. Try again in a minute.",
+                "errors/institution_unavailable.html",
+                institution,
+            )
+            response["Retry-After"] = "30"
+            return response
+
+        institution.domain_url = hostname
+        request.tenant = institution
+        connection.set_tenant(institution)
+        set_urlconf(None)  # the tenant URLconf is ROOT_URLCONF
+        return self.get_response(request)
+
+
+def _refusal(request, status, code, message, template, institution=None):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    host = request.get_host()
+    context = {
+        "institution": institution,
+        "message": message,
+        "base_domain": settings.BASE_DOMAIN,
+        "port": ":" + host.rsplit(":", 1)[1] if ":" in host else "",
+    }
+    return render(request, template, context, status=status)

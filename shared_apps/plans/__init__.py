@@ -1,0 +1,1 @@
+"""Subscription plans and the limits they grant (public schema)."""

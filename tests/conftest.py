@@ -1,0 +1,95 @@
+"""Test fixtures: real PostgreSQL schemas, real Redis, the real tenant router.
+
+Migrations run once per session: for the public schema (pytest-django's test
+database) and for the `_template` schema. Every institution after that is built
+by the cold path in tens of milliseconds, and the two session institutions,
+`alpha` and `beta`, are reused by every test; each test's writes are rolled back.
+"""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from provisioning import services
+from provisioning.schemas import TEMPLATE_SCHEMA, schema_drop, template_ensure
+from shared_apps.institutions.models import Institution
+
+PASSWORD = "a-long-test-password"
+
+
+def make_institution(slug: str, *, method: str = "auto") -> Institution:
+    institution = services.institution_create(
+        name=f"{slug.title()} University",
+        slug=slug,
+        admin_email=f"admin@{slug}.test",
+        admin_password=PASSWORD,
+        enqueue=False,
+    )
+    return services.institution_provision(institution_id=institution.id, method=method)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        template_ensure()
+        for slug in ("alpha", "beta"):
+            make_institution(slug, method="template")
+    yield
+    with django_db_blocker.unblock():
+        for institution in Institution.objects.all():
+            schema_drop(institution.schema_name)
+        schema_drop(TEMPLATE_SCHEMA)
+
+
+@pytest.fixture(autouse=True)
+def _clean_slate():
+    """Redis is not rolled back with the database: start each test with an empty
+    cache, and on the public schema."""
+    cache.clear()
+    yield
+    connection.set_schema_to_public()
+    cache.clear()
+
+
+@pytest.fixture
+def alpha(db) -> Institution:
+    return Institution.objects.get(slug="alpha")
+
+
+@pytest.fixture
+def beta(db) -> Institution:
+    return Institution.objects.get(slug="beta")
+
+
+def host_client(host: str) -> Client:
+    return Client(HTTP_HOST=host)
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return host_client("localhost")
+
+
+@pytest.fixture
+def alpha_client(alpha) -> Client:
+    return host_client("alpha.localhost")
+
+
+@pytest.fixture
+def beta_client(beta) -> Client:
+    return host_client("beta.localhost")
+
+
+@pytest.fixture
+def committed_db(django_db_blocker):
+    """Database access without a wrapping transaction, for tests whose data must
+    be visible to another connection (a Celery worker thread, concurrent
+    claims). Institutions created here are dropped afterwards."""
+    with django_db_blocker.unblock():
+        before = set(Institution.objects.values_list("pk", flat=True))
+        yield
+        connection.set_schema_to_public()
+        for institution in Institution.objects.exclude(pk__in=before):
+            schema_drop(institution.schema_name)
+            institution.delete()

@@ -5,7 +5,7 @@ Two schemas built different ways (migrations, template copy, pool) must give
 equal fingerprints; tests hold the fast paths to the migrate path with it.
 """
 
-from django.db import connection
+from django.db import connection, transaction
 
 _QUERIES = {
     "tables": """
@@ -14,7 +14,11 @@ _QUERIES = {
          WHERE n.nspname = %(s)s AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
     """,
     "columns": """
-        SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+        SELECT c.relname,
+               -- the position among live columns: a migrated schema keeps dropped
+               -- columns' numbers as gaps that a fresh copy does not have
+               row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum),
+               a.attname, format_type(a.atttypid, a.atttypmod),
                a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
                a.attgenerated, a.attcollation
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -68,11 +72,15 @@ _QUERIES = {
 def schema_fingerprint(schema_name: str) -> dict[str, list]:
     """Everything in the catalog about `schema_name`, sorted, plus its rows."""
     fingerprint: dict[str, list] = {}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # With only this schema on the search path, references inside it print
+        # unqualified and references to any other schema print qualified.
+        cursor.execute(f"SET LOCAL search_path TO {connection.ops.quote_name(schema_name)}")
         for name, sql in _QUERIES.items():
             cursor.execute(sql, {"s": schema_name})
             fingerprint[name] = sorted(cursor.fetchall(), key=repr)
         fingerprint["rows"] = _rows(cursor, schema_name)
+    connection.search_path_set_schemas = None  # django-tenants sets it again
     return fingerprint
 
 

@@ -12,7 +12,8 @@ from provisioning.schemas import TEMPLATE_SCHEMA, schema_migration_state
 class Command(MigrateSchemasCommand):
     def handle(self, *args, **options):
         super().handle(*args, **options)
-        if not self.sync_tenant or self.schema_name:
+        # super() sets self.schema_name to "public" when none was named: read the option.
+        if not self.sync_tenant or options.get("schema_name"):
             return
         extra = [TEMPLATE_SCHEMA] if schema_exists(TEMPLATE_SCHEMA) else []
         pool = list(PoolSchema.objects.all())

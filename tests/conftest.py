@@ -93,3 +93,16 @@ def committed_db(django_db_blocker):
         for institution in Institution.objects.exclude(pk__in=before):
             schema_drop(institution.schema_name)
             institution.delete()
+
+
+@pytest.fixture
+def celery_worker(committed_db):
+    """A real Celery worker (in a thread) consuming from the real broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from conceptspro.celery import app
+
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ) as worker:
+        yield worker

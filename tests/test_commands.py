@@ -1,0 +1,73 @@
+"""create_institution and list_institutions."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from shared_apps.institutions.models import Institution
+
+from .conftest import PASSWORD
+
+
+def test_create_institution_provisions_it_and_list_shows_it(db, capsys):
+    call_command(
+        "create_institution",
+        "--name",
+        "Zeta Institute",
+        "--slug",
+        "zeta",
+        "--admin-email",
+        "root@zeta.test",
+        "--admin-password",
+        PASSWORD,
+        "--plan",
+        "standard",
+    )
+    assert "zeta: active" in capsys.readouterr().out
+    institution = Institution.objects.get(slug="zeta")
+    assert institution.plan.code == "standard"
+
+    call_command("list_institutions")
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split() == ["SLUG", "STATUS", "PLAN", "ADDRESS", "NAME"]
+    zeta = next(line for line in listing if line.startswith("zeta"))
+    assert zeta.split() == ["zeta", "active", "standard", "zeta.localhost", "Zeta", "Institute"]
+    assert listing[-1] == "3 institution(s)"
+
+    call_command("list_institutions", "--status", "suspended")
+    assert capsys.readouterr().out.strip() == "SLUG  STATUS  PLAN  ADDRESS  NAME\n0 institution(s)"
+
+
+def test_create_institution_refuses_bad_input_with_the_reason(db):
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "create_institution",
+            "--name",
+            "Reserved",
+            "--slug",
+            "admin",
+            "--admin-email",
+            "nope",
+            "--admin-password",
+            PASSWORD,
+        )
+    message = str(error.value)
+    assert "slug: This address is reserved." in message
+    assert "admin_email: Enter a valid email address." in message
+    assert not Institution.objects.filter(name="Reserved").exists()
+
+
+def test_create_institution_refuses_an_unknown_plan(db):
+    with pytest.raises(CommandError, match="No plan with code 'gold'"):
+        call_command(
+            "create_institution",
+            "--name",
+            "Eta",
+            "--slug",
+            "eta",
+            "--admin-email",
+            "a@eta.test",
+            "--admin-password",
+            PASSWORD,
+            "--plan",
+            "gold",
+        )

@@ -9,6 +9,7 @@ checkout, so data survives a restart; with them set it uses those servers.
 """
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -43,8 +44,9 @@ class EmbeddedServers:
             self._postgres = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
             socket_dir = parse_qs(urlparse(self._postgres.get_uri()).query)["host"][0]
             self._create_database(socket_dir)
+            # libpq's form for a Unix socket, which django-environ also reads.
             os.environ["DATABASE_URL"] = (
-                f"postgres://postgres@{quote(socket_dir, safe='')}/{DATABASE_NAME}"
+                f"postgres://postgres@/{DATABASE_NAME}?host={quote(socket_dir)}"
             )
             _say(
                 f"embedded PostgreSQL up in {time.perf_counter() - started:.2f}s "
@@ -193,6 +195,9 @@ def test(pytest_args: list[str]) -> int:
 
         return pytest.main(pytest_args)
     finally:
+        # Logging handlers made during the run write to pytest's closed capture
+        # streams; the servers' shutdown messages need the real stderr.
+        logging.basicConfig(force=True)
         servers.stop()
 
 

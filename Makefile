@@ -24,7 +24,6 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
-	$(PY) -m conceptspro.devstack test --co -q >/dev/null  # nothing; see bench/README
 	$(PY) bench/provisioning.py
 
 clean:

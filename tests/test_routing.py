@@ -7,7 +7,6 @@ from django.test.utils import CaptureQueriesContext
 
 from provisioning import services
 from shared_apps.institutions.models import Domain, Institution
-from shared_apps.institutions.routing import institution_for_hostname
 
 from .conftest import host_client
 
@@ -118,12 +117,3 @@ def test_new_domain_is_routable_at_once_although_its_absence_was_cached(
     with django_capture_on_commit_callbacks(execute=True):
         Domain.objects.create(domain="alias.localhost", tenant=alpha, is_primary=False)
     assert host_client("alias.localhost").get("/").status_code == 200
-
-
-def test_route_cache_is_not_readable_from_a_tenant_schema(alpha):
-    assert institution_for_hostname("alpha.localhost").pk == alpha.pk
-    connection.set_tenant(alpha)
-    # Cache keys carry the schema: the tenant side cannot see the public routing entries.
-    from django.core.cache import cache
-
-    assert cache.get("route:alpha.localhost") is None

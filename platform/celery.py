@@ -4,6 +4,7 @@ import os
 
 import structlog
 from celery.signals import task_prerun
+from django_structlog.celery.steps import DjangoStructLogInitStep
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conceptspro.settings.local")
@@ -11,6 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conceptspro.settings.local")
 app = CeleryApp("conceptspro")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Structured task logs (task id, parent request id) from django-structlog.
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 
 @task_prerun.connect

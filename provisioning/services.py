@@ -18,9 +18,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_exists, tenant_context
+from django_tenants.utils import (
+    get_public_schema_name,
+    schema_context,
+    schema_exists,
+    tenant_context,
+)
 
 from shared_apps.institutions.models import Domain, Institution, schema_name_for_slug
 from shared_apps.plans.models import Plan
@@ -265,15 +270,11 @@ def institution_export(*, institution: Institution) -> str:
         "data": json.loads(buffer.getvalue() or "[]"),
     }
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    previous = connection.tenant
-    connection.set_schema_to_public()
-    try:
+    with schema_context(get_public_schema_name()):  # the platform's prefix, not the tenant's
         name = default_storage.save(
             f"exports/{institution.slug}-{stamp}.json",
             ContentFile(json.dumps(document).encode()),
         )
-    finally:
-        connection.set_tenant(previous)
     log.info("institution.exported", slug=institution.slug, export=name)
     return name
 

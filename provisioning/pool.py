@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from .models import PoolSchema
 from .schemas import (
     POOL_PREFIX,
-    _advisory_lock,
+    advisory_lock,
     quote,
     schema_create_from_template,
     schema_drop,
@@ -43,10 +43,13 @@ def pool_claim(*, schema_name: str) -> bool:
 
 def pool_top_up(*, size: int | None = None) -> int:
     """Bring the pool to `size` ready schemas; drops schemas left behind by a
-    migration (their state no longer matches). Returns how many were added."""
+    migration (their state no longer matches). Returns how many were added;
+    0 at once if another top-up is running."""
     size = settings.PROVISIONING_POOL_SIZE if size is None else size
     added = 0
-    with _advisory_lock("provisioning:pool"):
+    with advisory_lock("provisioning:pool", wait=False) as acquired:
+        if not acquired:
+            return 0
         state = template_ensure()
         for stale in PoolSchema.objects.exclude(migration_state=state):
             pool_discard(stale)

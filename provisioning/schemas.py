@@ -15,10 +15,12 @@ path can never drift from migrations without the catalog test noticing.
 """
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django_tenants.utils import schema_exists
 
@@ -31,23 +33,29 @@ def quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _advisory_lock(key: str):
-    return _AdvisoryLock(key)
+@contextmanager
+def advisory_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold a session-level PostgreSQL advisory lock for the block.
 
-
-class _AdvisoryLock:
-    """A session-level PostgreSQL advisory lock, held until the block ends."""
-
-    def __init__(self, key: str):
-        self.key = key
-
-    def __enter__(self):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [self.key])
-
-    def __exit__(self, *exc):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [self.key])
+    Yields whether it was acquired: always True when waiting, and False
+    without waiting when another session holds it.
+    """
+    function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(hashtext(%s))", [key])
+        acquired = wait or cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+            except DatabaseError:
+                # A dead connection or an aborted transaction: ending the
+                # session is what releases its locks for the other workers.
+                if not connection.in_atomic_block:
+                    connection.close()
 
 
 def schema_migration_state(schema_name: str) -> str | None:
@@ -105,7 +113,7 @@ def template_ensure() -> str:
     state = schema_migration_state(TEMPLATE_SCHEMA)
     if state is not None and state == _verified_template_state:
         return state
-    with _advisory_lock("provisioning:template"):
+    with advisory_lock("provisioning:template"):
         if not schema_exists(TEMPLATE_SCHEMA) or _has_unapplied_migrations(TEMPLATE_SCHEMA):
             schema_create_by_migrations(TEMPLATE_SCHEMA)
         state = schema_migration_state(TEMPLATE_SCHEMA)

@@ -35,7 +35,7 @@ from tenant_apps.accounts.api import Role, user_ensure
 from .models import ProvisioningJob
 from .pool import pool_claim
 from .schemas import (
-    _advisory_lock,
+    advisory_lock,
     schema_create_by_migrations,
     schema_create_from_template,
     schema_drop,
@@ -176,7 +176,7 @@ STEPS: list[tuple[str, Step]] = [
 
 def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> Institution:
     """Run (or resume) provisioning; the institution ends active, or failed with a reason."""
-    with _advisory_lock(f"provisioning:institution:{institution_id}"):
+    with advisory_lock(f"provisioning:institution:{institution_id}"):
         institution = Institution.objects.get(pk=institution_id)
         if institution.status == Institution.Status.ACTIVE:
             return institution

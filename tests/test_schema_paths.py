@@ -135,3 +135,26 @@ def test_concurrent_claims_each_get_their_own_schema(committed_db):
         for entry in PoolSchema.objects.all():
             schema_drop(entry.schema_name)
             entry.delete()
+
+
+def test_a_top_up_does_not_queue_behind_one_already_running(committed_db):
+    from provisioning.schemas import advisory_lock
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def other_worker_topping_up():
+        with advisory_lock("provisioning:pool"):
+            held.set()
+            release.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_worker_topping_up)
+    thread.start()
+    try:
+        assert held.wait(10)
+        assert pool_top_up(size=1) == 0
+        assert not PoolSchema.objects.exists()
+    finally:
+        release.set()
+        thread.join()

@@ -8,6 +8,7 @@ any point a retry picks up where it stopped and finishes the institution.
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import structlog
 from django.conf import settings
@@ -208,6 +209,29 @@ def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> I
         timings_ms=job.timings_ms,
     )
     return institution
+
+
+def provisioning_stalled(*, older_than_seconds: float = 120) -> list[Institution]:
+    """Institutions pending or provisioning for a while that no worker holds.
+
+    A worker holds the institution's advisory lock while it provisions; a
+    worker that died (killed, out of memory, machine lost) lost its database
+    session and so its lock. Those institutions need their provisioning queued
+    again.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    candidates = Institution.objects.filter(
+        status__in=[Institution.Status.PENDING, Institution.Status.PROVISIONING],
+        updated_at__lte=cutoff,
+    )
+    stalled = []
+    for institution in candidates:
+        with advisory_lock(
+            f"provisioning:institution:{institution.id}", wait=False
+        ) as nobody_on_it:
+            if nobody_on_it:
+                stalled.append(institution)
+    return stalled
 
 
 def _set_status(institution: Institution, status: str, reason: str) -> None:

@@ -24,6 +24,17 @@ def pool_top_up() -> int:
     return pool.pool_top_up()
 
 
+@shared_task
+def resume_stalled_provisioning(older_than_seconds: float = 120) -> list[str]:
+    """Queue provisioning again for institutions whose worker died mid-way."""
+    stalled = [
+        str(i.id) for i in services.provisioning_stalled(older_than_seconds=older_than_seconds)
+    ]
+    for institution_id in stalled:
+        provision_institution.delay(institution_id)
+    return stalled
+
+
 @shared_task(acks_late=True)
 def suspend_institution(institution_id: str, reason: str = "") -> str:
     institution = Institution.objects.get(pk=institution_id)

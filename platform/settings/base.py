@@ -153,6 +153,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.pool_top_up",
         "schedule": env.float("POOL_TOP_UP_SECONDS", default=30.0),
     },
+    "provisioning-resume-stalled": {
+        "task": "provisioning.tasks.resume_stalled_provisioning",
+        "schedule": 60.0,
+    },
 }
 
 # --- Provisioning ---

@@ -26,8 +26,10 @@ def _database() -> None:
 
 
 def _redis() -> None:
-    # The cache's client; raises when Redis does not answer.
-    cache._cache.get_client(write=True).ping()
+    token = uuid.uuid4().hex
+    cache.set("health:redis", token, 10)
+    if cache.get("health:redis") != token:
+        raise RuntimeError("Redis did not return what was written")
 
 
 def _celery_worker() -> None:

@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import (
     get_public_schema_name,
@@ -97,19 +97,26 @@ def institution_create(
     if errors:
         raise ValidationError(errors)
 
-    with transaction.atomic():
-        institution.save()
-        ProvisioningJob.objects.create(
-            institution=institution,
-            admin_email=admin_email,
-            admin_first_name=admin_first_name.strip() or "Institution",
-            admin_last_name=admin_last_name.strip() or "Administrator",
-            admin_password_hash=make_password(admin_password),
-        )
-        if enqueue:
-            from .tasks import provision_institution
+    password_hash = make_password(admin_password)  # slow by design: outside the transaction
+    try:
+        with transaction.atomic():
+            institution.save()
+            ProvisioningJob.objects.create(
+                institution=institution,
+                admin_email=admin_email,
+                admin_first_name=admin_first_name.strip() or "Institution",
+                admin_last_name=admin_last_name.strip() or "Administrator",
+                admin_password_hash=password_hash,
+            )
+    except IntegrityError as exc:
+        # Another sign-up took the same address between our check and our insert.
+        raise ValidationError(
+            {"slug": [ValidationError("This address is taken.", code="taken")]}
+        ) from exc
+    if enqueue:
+        from .tasks import provision_institution
 
-            transaction.on_commit(lambda: provision_institution.delay(str(institution.id)))
+        transaction.on_commit(lambda: provision_institution.delay(str(institution.id)))
     log.info("institution.created", slug=slug, institution_id=str(institution.id))
     return institution
 
@@ -175,10 +182,13 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
-def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> Institution:
+def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> Institution | None:
     """Run (or resume) provisioning; the institution ends active, or failed with a reason."""
     with advisory_lock(f"provisioning:institution:{institution_id}"):
-        institution = Institution.objects.get(pk=institution_id)
+        institution = Institution.objects.filter(pk=institution_id).first()
+        if institution is None:  # deleted while its provisioning waited in the queue
+            log.warning("institution.provisioning_skipped", institution_id=str(institution_id))
+            return None
         if institution.status == Institution.Status.ACTIVE:
             return institution
         job = institution.provisioning_job

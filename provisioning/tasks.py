@@ -16,7 +16,7 @@ from . import pool, services
 )
 def provision_institution(institution_id: str, method: str = "auto") -> str:
     institution = services.institution_provision(institution_id=institution_id, method=method)
-    return institution.status
+    return institution.status if institution else "deleted"
 
 
 @shared_task

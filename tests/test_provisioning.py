@@ -211,3 +211,52 @@ def test_reactivating_an_active_institution_is_refused(alpha):
     with pytest.raises(ValidationError) as error:
         services.institution_reactivate(institution=alpha)
     assert error.value.code == "not_suspended"
+
+
+def test_two_signups_racing_for_one_address_get_one_institution_and_one_clear_error(
+    committed_db, monkeypatch
+):
+    import threading
+
+    from django.db import connections
+
+    # Both pass the "taken" check before either inserts: the database decides.
+    monkeypatch.setattr(services, "schema_exists", lambda name: False)
+    real_exists = Institution.objects.filter
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def filter_then_wait(*args, **kwargs):
+        queryset = real_exists(*args, **kwargs)
+        if kwargs.get("schema_name") == "race_u":
+            exists = queryset.exists()
+            barrier.wait(timeout=10)
+            return Institution.objects.none() if not exists else queryset
+        return queryset
+
+    monkeypatch.setattr(Institution.objects, "filter", filter_then_wait)
+
+    def sign_up(n):
+        try:
+            _create(slug="race-u", admin_email=f"dean{n}@race.test")
+            outcomes.append("created")
+        except ValidationError as error:
+            outcomes.append(error.error_dict["slug"][0].code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "taken"]
+    monkeypatch.undo()
+    assert Institution.objects.filter(slug="race-u").count() == 1
+
+
+def test_provisioning_an_institution_deleted_meanwhile_does_nothing(db):
+    institution = _create()
+    institution_id = institution.id
+    institution.delete()
+    assert services.institution_provision(institution_id=institution_id) is None

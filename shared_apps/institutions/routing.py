@@ -9,6 +9,7 @@ than Django's cache: the cache backend builds a new redis-py client on every
 call, which was half of the routing time (see docs/performance.md).
 """
 
+import hashlib
 import pickle
 
 import redis
@@ -26,7 +27,12 @@ ROUTE_CACHE_SECONDS = 300
 # Unknown hosts are cached briefly too, so random subdomains cannot each cost a query.
 MISSING_CACHE_SECONDS = 30
 _MISSING = b"missing"
-_KEY_PREFIX = "conceptspro:route:"
+# Entries are pickled Institution rows: a deploy that changes the model's fields
+# must not unpickle rows cached by the previous code.
+_MODEL_DIGEST = hashlib.sha256(
+    ",".join(f.attname for f in Institution._meta.concrete_fields).encode()
+).hexdigest()[:8]
+_KEY_PREFIX = f"conceptspro:route:{_MODEL_DIGEST}:"
 _public = FakeTenant(schema_name="public")
 _client: redis.Redis | None = None
 

@@ -12,6 +12,8 @@ from django.db import connection, transaction
 
 from .models import PoolSchema
 from .schemas import (
+    CLAIM_LOCK,
+    POOL_LOCK,
     POOL_PREFIX,
     advisory_lock,
     quote,
@@ -25,6 +27,12 @@ def pool_claim(*, schema_name: str) -> bool:
     """Give a ready pool schema the name `schema_name`; False when the pool is empty."""
     state = template_ensure()
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Shared with other claims; unavailable while a migration runs, and
+            # then the caller takes the cold path instead of waiting.
+            cursor.execute("SELECT pg_try_advisory_xact_lock_shared(hashtext(%s))", [CLAIM_LOCK])
+            if not cursor.fetchone()[0]:
+                return False
         entry = (
             PoolSchema.objects.select_for_update(skip_locked=True)
             .filter(migration_state=state)
@@ -47,7 +55,7 @@ def pool_top_up(*, size: int | None = None) -> int:
     0 at once if another top-up is running."""
     size = settings.PROVISIONING_POOL_SIZE if size is None else size
     added = 0
-    with advisory_lock("provisioning:pool", wait=False) as acquired:
+    with advisory_lock(POOL_LOCK, wait=False) as acquired:
         if not acquired:
             return 0
         state = template_ensure()

@@ -20,12 +20,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.management import call_command
+from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import schema_exists
 
 TEMPLATE_SCHEMA = "_template"
 POOL_PREFIX = "_pool_"
+
+# Advisory lock keys. TEMPLATE_LOCK: exclusive while the template or any schema
+# is migrated; cold copies hold it shared for their transaction, so no copy of
+# an old template can commit after a migration listed the schemas to migrate.
+# POOL_LOCK: one top-up at a time. CLAIM_LOCK: claims hold it shared (try-only),
+# migrations exclusive, so no pool schema is renamed under a running migration.
+TEMPLATE_LOCK = "provisioning:template"
+POOL_LOCK = "provisioning:pool"
+CLAIM_LOCK = "provisioning:pool-claim"
 _NEW = "\x00schema\x00"  # stands for the quoted new schema's name in a captured script
 
 
@@ -38,7 +49,8 @@ def advisory_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
     """Hold a session-level PostgreSQL advisory lock for the block.
 
     Yields whether it was acquired: always True when waiting, and False
-    without waiting when another session holds it.
+    without waiting when another session holds it. Session-level: use it
+    outside transactions, on a connection nothing closes meanwhile.
     """
     function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
     with connection.cursor() as cursor:
@@ -54,8 +66,7 @@ def advisory_lock(key: str, *, wait: bool = True) -> Iterator[bool]:
             except DatabaseError:
                 # A dead connection or an aborted transaction: ending the
                 # session is what releases its locks for the other workers.
-                if not connection.in_atomic_block:
-                    connection.close()
+                connection.close()
 
 
 def schema_migration_state(schema_name: str) -> str | None:
@@ -91,8 +102,27 @@ def schema_create_by_migrations(schema_name: str) -> None:
     schema_migrate(schema_name)
 
 
-def schema_migrate(schema_name: str) -> None:
-    call_command("migrate_schemas", schema_name=schema_name, interactive=False, verbosity=0)
+def schema_migrate(schema_name: str, *, verbosity: int = 0, stdout=None) -> None:
+    """Apply every pending migration in one schema.
+
+    Like django-tenants' per-schema migration, but the connection stays open:
+    the caller's advisory locks live on it.
+    """
+    previous = connection.tenant
+    # The migration table must be created in this schema, not found in public.
+    connection.set_schema(schema_name, include_public=False)
+    MigrationRecorder(connection).ensure_schema()
+    connection.set_schema(schema_name)
+    try:
+        call_command(
+            MigrateCommand(),
+            interactive=False,
+            verbosity=verbosity,
+            stdout=stdout,
+            skip_checks=True,
+        )
+    finally:
+        connection.set_tenant(previous)
 
 
 def schema_drop(schema_name: str) -> None:
@@ -107,13 +137,15 @@ def template_ensure() -> str:
     """Make sure `_template` exists with every migration applied; its state digest.
 
     Checked against the code's migrations once per process and per state; after
-    that, one cheap query per call.
+    that, one cheap query per call. When the template has to be built or
+    migrated, call it outside a transaction (provisioning does, before its
+    steps), so that the work is committed before the lock is released.
     """
     global _verified_template_state
     state = schema_migration_state(TEMPLATE_SCHEMA)
     if state is not None and state == _verified_template_state:
         return state
-    with advisory_lock("provisioning:template"):
+    with advisory_lock(TEMPLATE_LOCK):
         if not schema_exists(TEMPLATE_SCHEMA) or _has_unapplied_migrations(TEMPLATE_SCHEMA):
             schema_create_by_migrations(TEMPLATE_SCHEMA)
         state = schema_migration_state(TEMPLATE_SCHEMA)
@@ -139,11 +171,13 @@ def schema_create_from_template(schema_name: str) -> None:
     """The cold path: the template's tables, indexes, constraints and seed rows,
     created in one transaction. Either the whole schema exists afterwards or,
     after any failure, none of it does."""
-    state = template_ensure()
-    captured = _captured.get(state)
-    if captured is None:
-        captured = _captured[state] = capture_template(state)
+    template_ensure()
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", [TEMPLATE_LOCK])
+        state = schema_migration_state(TEMPLATE_SCHEMA)  # current: read under the lock
+        captured = _captured.get(state)
+        if captured is None:
+            captured = _captured[state] = capture_template(state)
         cursor.execute(captured.render(schema_name))
     # The script changed search_path for its transaction; django-tenants must set it again.
     connection.search_path_set_schemas = None

@@ -1,9 +1,14 @@
-"""GET /health/: is each dependency answering? 200 when all are, 503 otherwise.
+"""Health endpoints. Open to anyone (load balancers, uptime monitors); they
+reveal which component is down, never connection details.
 
-Open to anyone (load balancers and uptime monitors call it); it reveals only
-which component is down, never connection details.
+- GET /health/: readiness of every dependency (database, Redis, a Celery
+  worker, file storage) as JSON; 200 when all are up, 503 otherwise.
+- GET /health/live/: the process answers; no dependency is touched. Point a
+  load balancer's liveness probe here, so that a Celery outage does not take
+  the web nodes out of rotation.
 """
 
+import contextlib
 import time
 import uuid
 
@@ -14,10 +19,10 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-# A worker ping waits for a reply; remember a good answer briefly so that a
-# monitor polling every second does not become a broadcast every second.
-WORKER_OK_CACHE_SECONDS = 10
+# The worker ping waits for a reply and the storage check writes a file: their
+# results, good or bad, are remembered briefly, so that polling stays cheap.
 WORKER_PING_TIMEOUT = 1.0
+REMEMBERED_SECONDS = {"celery_worker": 10, "storage": 30}
 
 
 def _database() -> None:
@@ -33,13 +38,10 @@ def _redis() -> None:
 
 
 def _celery_worker() -> None:
-    if cache.get("health:worker-ok"):
-        return
     from conceptspro.celery import app
 
     if not app.control.ping(timeout=WORKER_PING_TIMEOUT, limit=1):
         raise RuntimeError("no worker answered")
-    cache.set("health:worker-ok", True, WORKER_OK_CACHE_SECONDS)
 
 
 def _storage() -> None:
@@ -55,20 +57,37 @@ CHECKS = {
 }
 
 
+def _run(name: str, check) -> dict:
+    remembered_for = REMEMBERED_SECONDS.get(name)
+    if remembered_for:
+        remembered = cache.get(f"health:{name}")
+        if remembered is not None:
+            return remembered
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # a health check reports every failure, whatever its kind
+        result = {"status": "down", "error": type(exc).__name__}
+    else:
+        result = {"status": "up"}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    if remembered_for:
+        # Redis being down is reported by its own check.
+        with contextlib.suppress(Exception):
+            cache.set(f"health:{name}", result, remembered_for)
+    return result
+
+
 @never_cache
 def health(request):
-    results = {}
-    for name, check in CHECKS.items():
-        started = time.perf_counter()
-        try:
-            check()
-        except Exception as exc:  # a health check reports every failure, whatever its kind
-            results[name] = {"status": "down", "error": type(exc).__name__}
-        else:
-            results[name] = {"status": "up"}
-        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    results = {name: _run(name, check) for name, check in CHECKS.items()}
     healthy = all(r["status"] == "up" for r in results.values())
     return JsonResponse(
         {"status": "ok" if healthy else "degraded", "checks": results},
         status=200 if healthy else 503,
     )
+
+
+@never_cache
+def live(request):
+    return JsonResponse({"status": "ok"})

@@ -7,4 +7,5 @@ from . import health, views
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health-live"),
 ]

@@ -7,5 +7,6 @@ from . import health, views
 urlpatterns = [
     path("", views.institution_home, name="institution-home"),
     path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health-live"),
     path("api/v1/", include("conceptspro.api_router")),
 ]

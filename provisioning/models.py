@@ -41,6 +41,7 @@ class ProvisioningJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)
+    last_queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

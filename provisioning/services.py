@@ -40,6 +40,7 @@ from .schemas import (
     schema_create_by_migrations,
     schema_create_from_template,
     schema_drop,
+    template_ensure,
 )
 
 log = structlog.get_logger(__name__)
@@ -114,9 +115,7 @@ def institution_create(
             {"slug": [ValidationError("This address is taken.", code="taken")]}
         ) from exc
     if enqueue:
-        from .tasks import provision_institution
-
-        transaction.on_commit(lambda: provision_institution.delay(str(institution.id)))
+        provisioning_requeue(institution=institution)
     log.info("institution.created", slug=slug, institution_id=str(institution.id))
     return institution
 
@@ -183,14 +182,23 @@ STEPS: list[tuple[str, Step]] = [
 
 
 def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> Institution | None:
-    """Run (or resume) provisioning; the institution ends active, or failed with a reason."""
-    with advisory_lock(f"provisioning:institution:{institution_id}"):
+    """Run (or resume) provisioning; the institution ends active, or failed with a reason.
+
+    A no-op when another worker is provisioning the same institution (a
+    redelivered message, a watchdog re-queue): that worker holds its lock.
+    """
+    with advisory_lock(_institution_lock(institution_id), wait=False) as acquired:
         institution = Institution.objects.filter(pk=institution_id).first()
         if institution is None:  # deleted while its provisioning waited in the queue
             log.warning("institution.provisioning_skipped", institution_id=str(institution_id))
             return None
+        if not acquired:
+            log.info("institution.provisioning_in_progress", slug=institution.slug)
+            return institution
         if institution.status == Institution.Status.ACTIVE:
             return institution
+        # Built or migrated here, committed, before any step's transaction.
+        template_ensure()
         job = institution.provisioning_job
         job.attempts += 1
         job.last_error = ""
@@ -221,6 +229,10 @@ def institution_provision(*, institution_id, method: SchemaMethod = "auto") -> I
     return institution
 
 
+def _institution_lock(institution_id) -> str:
+    return f"provisioning:institution:{institution_id}"
+
+
 def provisioning_stalled(*, older_than_seconds: float = 120) -> list[Institution]:
     """Institutions pending or provisioning for a while that no worker holds.
 
@@ -234,14 +246,22 @@ def provisioning_stalled(*, older_than_seconds: float = 120) -> list[Institution
         status__in=[Institution.Status.PENDING, Institution.Status.PROVISIONING],
         updated_at__lte=cutoff,
     )
+    # Not re-queued again while an earlier re-queue may still wait in a backlog.
+    candidates = candidates.exclude(provisioning_job__last_queued_at__gt=cutoff)
     stalled = []
     for institution in candidates:
-        with advisory_lock(
-            f"provisioning:institution:{institution.id}", wait=False
-        ) as nobody_on_it:
+        with advisory_lock(_institution_lock(institution.id), wait=False) as nobody_on_it:
             if nobody_on_it:
                 stalled.append(institution)
     return stalled
+
+
+def provisioning_requeue(*, institution: Institution) -> None:
+    """Queue provisioning (again) and remember when."""
+    from .tasks import provision_institution
+
+    ProvisioningJob.objects.filter(institution=institution).update(last_queued_at=timezone.now())
+    transaction.on_commit(lambda: provision_institution.delay(str(institution.id)))
 
 
 def _set_status(institution: Institution, status: str, reason: str) -> None:
@@ -282,6 +302,11 @@ def _tenant_app_labels() -> list[str]:
     ]
 
 
+# Live session keys would let the file's holder sign in as anyone; content types
+# and permissions are rebuilt by migrations.
+EXPORT_EXCLUDES = ["sessions", "contenttypes", "auth.permission"]
+
+
 def institution_export(*, institution: Institution) -> str:
     """Write the institution's data (every tenant app's rows) as JSON to storage.
 
@@ -292,7 +317,17 @@ def institution_export(*, institution: Institution) -> str:
 
     buffer = StringIO()
     with tenant_context(institution):
-        call_command("dumpdata", *_tenant_app_labels(), stdout=buffer, indent=None)
+        call_command(
+            "dumpdata",
+            *_tenant_app_labels(),
+            *[f"--exclude={excluded}" for excluded in EXPORT_EXCLUDES],
+            stdout=buffer,
+            indent=None,
+        )
+    records = json.loads(buffer.getvalue() or "[]")
+    for record in records:
+        # Credentials never leave in an export, whoever ends up holding the file.
+        record["fields"].pop("password", None)
     document = {
         "institution": {
             "id": str(institution.id),
@@ -301,7 +336,7 @@ def institution_export(*, institution: Institution) -> str:
             "settings": institution.settings,
         },
         "exported_at": timezone.now().isoformat(),
-        "data": json.loads(buffer.getvalue() or "[]"),
+        "data": records,
     }
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     with schema_context(get_public_schema_name()):  # the platform's prefix, not the tenant's
@@ -319,13 +354,15 @@ def institution_delete(*, institution: Institution, confirm_slug: str) -> str:
         raise ValidationError(
             "Type the institution's address to confirm deletion.", code="confirmation_mismatch"
         )
-    export_name = (
-        institution_export(institution=institution)
-        if schema_exists(institution.schema_name)
-        else ""
-    )
-    with transaction.atomic():
-        schema_drop(institution.schema_name)
-        Institution.objects.filter(pk=institution.pk).delete()
+    # Not while a worker provisions it: that could leave an orphan schema behind.
+    with advisory_lock(_institution_lock(institution.id)):
+        export_name = (
+            institution_export(institution=institution)
+            if schema_exists(institution.schema_name)
+            else ""
+        )
+        with transaction.atomic():
+            schema_drop(institution.schema_name)
+            institution.delete()
     log.info("institution.deleted", slug=institution.slug, export=export_name)
     return export_name

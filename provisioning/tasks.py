@@ -27,12 +27,10 @@ def pool_top_up() -> int:
 @shared_task
 def resume_stalled_provisioning(older_than_seconds: float = 120) -> list[str]:
     """Queue provisioning again for institutions whose worker died mid-way."""
-    stalled = [
-        str(i.id) for i in services.provisioning_stalled(older_than_seconds=older_than_seconds)
-    ]
-    for institution_id in stalled:
-        provision_institution.delay(institution_id)
-    return stalled
+    stalled = services.provisioning_stalled(older_than_seconds=older_than_seconds)
+    for institution in stalled:
+        services.provisioning_requeue(institution=institution)
+    return [str(institution.id) for institution in stalled]
 
 
 @shared_task(acks_late=True)

@@ -22,6 +22,14 @@ DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Per-session server settings (PostgreSQL 14+). The server must notice a client
+# that vanished, mid-statement or on a dead network path, so that its session
+# and its advisory locks (held while provisioning) go away within a minute.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = env.str(
+    "DATABASE_SESSION_OPTIONS",
+    default="-c client_connection_check_interval=5000 -c tcp_keepalives_idle=30 "
+    "-c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

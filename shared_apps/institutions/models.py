@@ -131,9 +131,12 @@ class Institution(TenantMixin):
         super().save(*args, **kwargs)
         _forget_routes_on_commit(list(self.domains.values_list("domain", flat=True)))
 
-    @property
-    def is_serving(self) -> bool:
-        return self.status == self.Status.ACTIVE
+    def delete(self, *args, **kwargs):
+        # The domains go by cascade, which does not call Domain.delete().
+        hostnames = list(self.domains.values_list("domain", flat=True))
+        result = super().delete(*args, **kwargs)
+        _forget_routes_on_commit(hostnames)
+        return result
 
 
 class Domain(DomainMixin):

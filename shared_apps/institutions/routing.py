@@ -20,6 +20,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django_tenants.postgresql_backend.base import FakeTenant
+from django_tenants.utils import schema_exists
 
 from .models import Domain, Institution
 
@@ -33,6 +34,8 @@ _MODEL_DIGEST = hashlib.sha256(
     ",".join(f.attname for f in Institution._meta.concrete_fields).encode()
 ).hexdigest()[:8]
 _KEY_PREFIX = f"conceptspro:route:{_MODEL_DIGEST}:"
+_GENERATION_PREFIX = "conceptspro:route-generation:"
+GENERATION_SECONDS = 7 * 24 * 3600
 _public = FakeTenant(schema_name="public")
 _client: redis.Redis | None = None
 
@@ -45,22 +48,43 @@ def _redis() -> redis.Redis:
 
 
 def route_cache_forget(hostnames: list[str]) -> None:
-    _redis().delete(*[_KEY_PREFIX + hostname for hostname in hostnames])
+    """Called after commit. Bumping the generation also defeats a request that
+    read the old row before the commit and writes it to the cache after us."""
+    client = _redis()
+    with client.pipeline() as pipe:
+        for hostname in hostnames:
+            pipe.incr(_GENERATION_PREFIX + hostname)
+            pipe.expire(_GENERATION_PREFIX + hostname, GENERATION_SECONDS)
+            pipe.delete(_KEY_PREFIX + hostname)
+        pipe.execute()
 
 
 def institution_for_hostname(hostname: str) -> Institution | None:
-    """The institution serving `hostname`, from the cache when warm."""
-    key = _KEY_PREFIX + hostname
-    cached = _redis().get(key)
-    if cached == _MISSING:
-        return None
-    if cached is not None:
-        return pickle.loads(cached)  # noqa: S301 -- our own rows, written below
+    """The institution serving `hostname`, from the cache when warm.
+
+    An entry is (generation, row); it counts only while its generation is the
+    host's current one, read in the same round trip.
+    """
+    entry, generation = _redis().mget(_KEY_PREFIX + hostname, _GENERATION_PREFIX + hostname)
+    generation = int(generation or 0)
+    if entry is not None:
+        cached_generation, _, payload = entry.partition(b":")
+        if int(cached_generation) == generation:
+            if payload == _MISSING:
+                return None
+            return pickle.loads(payload)  # noqa: S301 -- our own rows, written below
     domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    if domain is None:
-        _redis().set(key, _MISSING, ex=MISSING_CACHE_SECONDS)
+    # A row whose schema is gone must not route: its tables would resolve in public.
+    if domain is None or not schema_exists(domain.tenant.schema_name):
+        _redis().set(
+            _KEY_PREFIX + hostname, b"%d:%s" % (generation, _MISSING), ex=MISSING_CACHE_SECONDS
+        )
         return None
-    _redis().set(key, pickle.dumps(domain.tenant), ex=ROUTE_CACHE_SECONDS)
+    _redis().set(
+        _KEY_PREFIX + hostname,
+        b"%d:%s" % (generation, pickle.dumps(domain.tenant)),
+        ex=ROUTE_CACHE_SECONDS,
+    )
     return domain.tenant
 
 

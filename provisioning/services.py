@@ -129,6 +129,11 @@ def _step_schema(institution: Institution, job: ProvisioningJob, method: SchemaM
         return
     if method == "auto" and pool_claim(schema_name=institution.schema_name):
         job.schema_source = ProvisioningJob.SchemaSource.POOL
+        from .tasks import pool_top_up
+
+        # Refill now rather than at the next beat, so a burst of sign-ups keeps
+        # finding ready schemas; a top-up already running makes this a no-op.
+        transaction.on_commit(pool_top_up.delay)
     elif method == "migrations":
         with transaction.atomic():
             schema_create_by_migrations(institution.schema_name)

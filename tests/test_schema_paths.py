@@ -2,6 +2,7 @@
 pool hands each schema to one institution only."""
 
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -158,3 +159,31 @@ def test_a_top_up_does_not_queue_behind_one_already_running(committed_db):
     finally:
         release.set()
         thread.join()
+
+
+@pytest.mark.queue
+def test_after_a_signup_claims_a_schema_the_worker_refills_the_pool(celery_worker, settings):
+    from provisioning import services
+
+    from .conftest import PASSWORD
+
+    pool_top_up(size=settings.PROVISIONING_POOL_SIZE)
+    try:
+        institution = services.institution_create(
+            name="Pool U",
+            slug="pool-u",
+            admin_email="a@pool.test",
+            admin_password=PASSWORD,
+            enqueue=False,
+        )
+        services.institution_provision(institution_id=institution.id)
+        institution.refresh_from_db()
+        assert institution.provisioning_job.schema_source == "pool"
+        deadline = time.monotonic() + 20
+        while PoolSchema.objects.count() < settings.PROVISIONING_POOL_SIZE:
+            assert time.monotonic() < deadline, "the pool was not refilled"
+            time.sleep(0.1)
+    finally:
+        for entry in PoolSchema.objects.all():
+            schema_drop(entry.schema_name)
+            entry.delete()

@@ -75,7 +75,3 @@ def pool_discard(entry: PoolSchema) -> None:
     with transaction.atomic():
         schema_drop(entry.schema_name)
         entry.delete()
-
-
-def pool_schema_names() -> list[str]:
-    return list(PoolSchema.objects.values_list("schema_name", flat=True))

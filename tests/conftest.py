@@ -6,26 +6,37 @@ by the cold path in tens of milliseconds, and the two session institutions,
 `alpha` and `beta`, are reused by every test; each test's writes are rolled back.
 """
 
+import threading
+import time
+from contextlib import contextmanager
+
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from provisioning import services
-from provisioning.schemas import TEMPLATE_SCHEMA, schema_drop, template_ensure
+from provisioning.schemas import TEMPLATE_SCHEMA, advisory_lock, schema_drop, template_ensure
 from shared_apps.institutions.models import Institution
 
 PASSWORD = "a-long-test-password"
 
 
+def pending_institution(slug: str, **overrides) -> Institution:
+    """An institution as a sign-up leaves it: recorded, not yet provisioned."""
+    fields = {
+        "name": f"{slug.replace('-', ' ').title()} University",
+        "slug": slug,
+        "admin_email": f"admin@{slug}.test",
+        "admin_password": PASSWORD,
+        "enqueue": False,
+        **overrides,
+    }
+    return services.institution_create(**fields)
+
+
 def make_institution(slug: str, *, method: str = "auto") -> Institution:
-    institution = services.institution_create(
-        name=f"{slug.title()} University",
-        slug=slug,
-        admin_email=f"admin@{slug}.test",
-        admin_password=PASSWORD,
-        enqueue=False,
-    )
+    institution = pending_institution(slug)
     return services.institution_provision(institution_id=institution.id, method=method)
 
 
@@ -106,3 +117,38 @@ def celery_worker(committed_db):
         app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ) as worker:
         yield worker
+
+
+@contextmanager
+def lock_held_elsewhere(key: str):
+    """For the block, another connection (as another worker would) holds the
+    advisory lock `key`."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with advisory_lock(key):
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(10), "the other connection never got the lock"
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def wait_for_status(institution: Institution, status: str, timeout: float = 30) -> None:
+    """Poll until a worker has moved the institution to `status`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        institution.refresh_from_db()
+        if institution.status == status:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"still {institution.status}: {institution.status_reason}")

@@ -1,18 +1,15 @@
 """Tasks go through the real broker to a real worker and run in the schema of
 the institution they were sent from."""
 
-import time
-
 import pytest
 from celery import shared_task
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from provisioning import services
 from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.models import User
 
-from .conftest import PASSWORD
+from .conftest import pending_institution, wait_for_status
 
 pytestmark = pytest.mark.queue
 
@@ -42,19 +39,8 @@ def test_a_task_runs_in_the_schema_it_was_sent_from(celery_worker):
 
 
 def test_signup_is_provisioned_by_the_worker_through_the_queue(celery_worker):
-    institution = services.institution_create(
-        name="Queue University",
-        slug="queue-u",
-        admin_email="admin@queue.test",
-        admin_password=PASSWORD,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        institution.refresh_from_db()
-        if institution.status in (Institution.Status.ACTIVE, Institution.Status.FAILED):
-            break
-        time.sleep(0.1)
-    assert institution.status == Institution.Status.ACTIVE, institution.status_reason
+    institution = pending_institution("queue-u", enqueue=True)
+    wait_for_status(institution, Institution.Status.ACTIVE)
     assert institution.schema_name == "queue_u"
     with tenant_context(institution):
-        assert User.objects.get().email == "admin@queue.test"
+        assert User.objects.get().email == "admin@queue-u.test"

@@ -12,23 +12,19 @@ from provisioning.models import ProvisioningJob
 from shared_apps.institutions.models import Domain, Institution
 from tenant_apps.accounts.models import Role, User
 
-from .conftest import PASSWORD, make_institution
+from .conftest import PASSWORD, make_institution, pending_institution
 
 STEP_NAMES = [name for name, _ in services.STEPS]
 
 
 def _create(slug="gamma", **overrides):
-    fields = dict(
-        name="Gamma College",
-        slug=slug,
-        admin_email="dean@gamma.test",
-        admin_password=PASSWORD,
-        admin_first_name="Grace",
-        admin_last_name="Dean",
-        enqueue=False,
-    )
-    fields.update(overrides)
-    return services.institution_create(**fields)
+    defaults = {
+        "name": "Gamma College",
+        "admin_email": "dean@gamma.test",
+        "admin_first_name": "Grace",
+        "admin_last_name": "Dean",
+    }
+    return pending_institution(slug, **{**defaults, **overrides})
 
 
 def _assert_complete(institution: Institution) -> None:

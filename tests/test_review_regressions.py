@@ -15,22 +15,12 @@ from shared_apps.institutions import routing
 from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.models import User
 
-from .conftest import PASSWORD, host_client, make_institution
-
-
-def _pending(slug: str) -> Institution:
-    return services.institution_create(
-        name=slug,
-        slug=slug,
-        admin_email=f"admin@{slug}.test",
-        admin_password=PASSWORD,
-        enqueue=False,
-    )
+from .conftest import host_client, lock_held_elsewhere, make_institution, pending_institution
 
 
 def test_migrate_schemas_passes_over_institutions_without_a_schema(db):
-    _pending("still-pending")
-    failed = _pending("failed-early")
+    pending_institution("still-pending")
+    failed = pending_institution("failed-early")
     failed.status = Institution.Status.FAILED
     failed.save()
     call_command("migrate_schemas", interactive=False, verbosity=0)
@@ -114,36 +104,16 @@ def test_sessions_ask_the_server_to_notice_vanished_clients(db):
         assert cursor.fetchone()[0] == "5s"
 
 
-def _held_elsewhere(key: str):
-    """Holds an advisory lock on another connection until the event is set."""
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with schemas.advisory_lock(key):
-            held.set()
-            release.wait(20)
-        connections.close_all()
-
-    thread = threading.Thread(target=hold)
-    thread.start()
-    assert held.wait(10)
-    return release, thread
-
-
 def test_a_second_provisioning_of_the_same_institution_does_not_wait_or_interfere(
     committed_db,
 ):
-    institution = _pending("busy-lock-u")
-    release, thread = _held_elsewhere(f"provisioning:institution:{institution.id}")
-    try:
+    institution = pending_institution("busy-lock-u")
+    with lock_held_elsewhere(f"provisioning:institution:{institution.id}"):
         started = time.perf_counter()
         result = services.institution_provision(institution_id=institution.id)
         assert time.perf_counter() - started < 1
         assert result.status == Institution.Status.PENDING
         assert not schema_exists("busy_lock_u")
-    finally:
-        release.set()
-        thread.join()
     services.institution_provision(institution_id=institution.id)
     institution.refresh_from_db()
     assert institution.status == Institution.Status.ACTIVE
@@ -151,22 +121,20 @@ def test_a_second_provisioning_of_the_same_institution_does_not_wait_or_interfer
 
 def test_delete_waits_for_a_running_provisioning(committed_db):
     institution = make_institution("wait-del-u")
-    release, thread = _held_elsewhere(f"provisioning:institution:{institution.id}")
     done = threading.Event()
 
     def delete():
-        services.institution_delete(institution=institution, confirm_slug="wait-del-u")
-        connections.close_all()
-        done.set()
+        try:
+            services.institution_delete(institution=institution, confirm_slug="wait-del-u")
+            done.set()
+        finally:
+            connections.close_all()
 
-    deleter = threading.Thread(target=delete)
-    deleter.start()
-    try:
+    with lock_held_elsewhere(f"provisioning:institution:{institution.id}"):
+        deleter = threading.Thread(target=delete)
+        deleter.start()
         assert not done.wait(0.5), "delete went ahead while provisioning held the lock"
         assert schema_exists("wait_del_u")
-    finally:
-        release.set()
-        thread.join()
     deleter.join(20)
     assert done.is_set()
     assert not schema_exists("wait_del_u")
@@ -175,7 +143,7 @@ def test_delete_waits_for_a_running_provisioning(committed_db):
 def test_two_provisionings_building_a_missing_template_both_succeed(committed_db, monkeypatch):
     monkeypatch.setattr(schemas, "_verified_template_state", None)
     schemas.schema_drop(schemas.TEMPLATE_SCHEMA)
-    first, second = _pending("tpl-one"), _pending("tpl-two")
+    first, second = pending_institution("tpl-one"), pending_institution("tpl-two")
     errors = []
 
     def provision(institution):

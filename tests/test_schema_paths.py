@@ -13,12 +13,15 @@ from provisioning.catalog import schema_fingerprint
 from provisioning.models import PoolSchema
 from provisioning.pool import pool_claim, pool_top_up
 from provisioning.schemas import (
+    POOL_LOCK,
     TEMPLATE_SCHEMA,
     schema_create_by_migrations,
     schema_create_from_template,
     schema_drop,
     schema_migration_state,
 )
+
+from .conftest import lock_held_elsewhere, pending_institution
 
 
 def test_cold_path_and_pool_give_the_same_catalog_and_rows_as_migrations(db):
@@ -139,43 +142,18 @@ def test_concurrent_claims_each_get_their_own_schema(committed_db):
 
 
 def test_a_top_up_does_not_queue_behind_one_already_running(committed_db):
-    from provisioning.schemas import advisory_lock
-
-    held = threading.Event()
-    release = threading.Event()
-
-    def other_worker_topping_up():
-        with advisory_lock("provisioning:pool"):
-            held.set()
-            release.wait(10)
-        connections.close_all()
-
-    thread = threading.Thread(target=other_worker_topping_up)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with lock_held_elsewhere(POOL_LOCK):
         assert pool_top_up(size=1) == 0
         assert not PoolSchema.objects.exists()
-    finally:
-        release.set()
-        thread.join()
 
 
 @pytest.mark.queue
 def test_after_a_signup_claims_a_schema_the_worker_refills_the_pool(celery_worker, settings):
     from provisioning import services
 
-    from .conftest import PASSWORD
-
     pool_top_up(size=settings.PROVISIONING_POOL_SIZE)
     try:
-        institution = services.institution_create(
-            name="Pool U",
-            slug="pool-u",
-            admin_email="a@pool.test",
-            admin_password=PASSWORD,
-            enqueue=False,
-        )
+        institution = pending_institution("pool-u")
         services.institution_provision(institution_id=institution.id)
         institution.refresh_from_db()
         assert institution.provisioning_job.schema_source == "pool"

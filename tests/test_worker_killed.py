@@ -18,7 +18,7 @@ from provisioning import services, tasks
 from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.models import User
 
-from .conftest import PASSWORD
+from .conftest import lock_held_elsewhere, pending_institution, wait_for_status
 
 pytestmark = pytest.mark.queue
 
@@ -101,33 +101,11 @@ def _kill_at(point: str, institution: Institution, tmp_path: Path) -> None:
         process.wait()
 
 
-def _wait_until_active(institution: Institution) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        institution.refresh_from_db()
-        if institution.status == Institution.Status.ACTIVE:
-            return
-        time.sleep(0.1)
-    with connection.cursor() as cursor:  # what the database was doing, to diagnose
-        cursor.execute(
-            "SELECT state, wait_event, left(query, 120) FROM pg_stat_activity"
-            " WHERE datname = current_database()"
-        )
-        activity = cursor.fetchall()
-    raise AssertionError(f"still {institution.status}: {institution.status_reason} {activity}")
-
-
 @pytest.mark.parametrize("point", ["inside-schema-transaction", "schema", "domain", "admin"])
 def test_a_killed_worker_leaves_nothing_half_made_and_the_watchdog_finishes(
     celery_worker, tmp_path, point
 ):
-    institution = services.institution_create(
-        name="Killed University",
-        slug="killed-u",
-        admin_email="admin@killed.test",
-        admin_password=PASSWORD,
-        enqueue=False,
-    )
+    institution = pending_institution("killed-u")
     _kill_at(point, institution, tmp_path)
 
     institution.refresh_from_db()
@@ -145,40 +123,14 @@ def test_a_killed_worker_leaves_nothing_half_made_and_the_watchdog_finishes(
 
     queued = tasks.resume_stalled_provisioning.apply(kwargs={"older_than_seconds": 0}).get()
     assert queued == [str(institution.id)]
-    _wait_until_active(institution)  # the worker took the queued provisioning
+    wait_for_status(institution, Institution.Status.ACTIVE)  # the worker took the re-queue
     with tenant_context(institution):
-        assert list(User.objects.values_list("email", flat=True)) == ["admin@killed.test"]
+        assert list(User.objects.values_list("email", flat=True)) == ["admin@killed-u.test"]
     assert institution.domains.count() == 1
 
 
 def test_an_institution_being_provisioned_is_not_stalled(committed_db):
-    from provisioning.schemas import advisory_lock
-
-    institution = services.institution_create(
-        name="Busy University",
-        slug="busy-u",
-        admin_email="admin@busy.test",
-        admin_password=PASSWORD,
-        enqueue=False,
-    )
-    import threading
-
-    held, release = threading.Event(), threading.Event()
-
-    def worker_on_it():
-        with advisory_lock(f"provisioning:institution:{institution.id}"):
-            held.set()
-            release.wait(10)
-        from django.db import connections
-
-        connections.close_all()
-
-    thread = threading.Thread(target=worker_on_it)
-    thread.start()
-    try:
-        assert held.wait(10)
+    institution = pending_institution("busy-u")
+    with lock_held_elsewhere(f"provisioning:institution:{institution.id}"):
         assert services.provisioning_stalled(older_than_seconds=0) == []
-    finally:
-        release.set()
-        thread.join()
     assert [i.pk for i in services.provisioning_stalled(older_than_seconds=0)] == [institution.pk]

@@ -135,8 +135,7 @@ def _step_schema(institution: Institution, job: ProvisioningJob, method: SchemaM
         # finding ready schemas; a top-up already running makes this a no-op.
         transaction.on_commit(pool_top_up.delay)
     elif method == "migrations":
-        with transaction.atomic():
-            schema_create_by_migrations(institution.schema_name)
+        schema_create_by_migrations(institution.schema_name)  # inside the step's transaction
         job.schema_source = ProvisioningJob.SchemaSource.MIGRATIONS
     else:
         schema_create_from_template(institution.schema_name)
@@ -158,7 +157,6 @@ def _step_admin(institution: Institution, job: ProvisioningJob, method: SchemaMe
             last_name=job.admin_last_name,
             role=Role.ADMIN,
             password_hash=job.admin_password_hash or None,
-            password=None,
         )
 
 

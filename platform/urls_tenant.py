@@ -8,5 +8,7 @@ urlpatterns = [
     path("", views.institution_home, name="institution-home"),
     path("health/", health.health, name="health"),
     path("health/live/", health.live, name="health-live"),
+    path("accounts/", include("tenant_apps.accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("api/v1/", include("conceptspro.api_router")),
 ]

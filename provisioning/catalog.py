@@ -5,7 +5,22 @@ Two schemas built different ways (migrations, template copy, pool) must give
 equal fingerprints; tests hold the fast paths to the migrate path with it.
 """
 
+import re
+
 from django.db import connection, transaction
+
+# PostgreSQL's deparsed SQL is not a fixed point of its parser: a predicate that
+# migrations wrote as `col IN ('a', 'b')` prints as `ANY ((ARRAY['a'::varchar,
+# ...])::text[])`, and that text, replayed by the cold path, parses into the
+# equivalent `ANY (ARRAY[('a'::varchar)::text, ...])`. Both spellings are
+# brought to one form before comparing; the rows they admit are the same.
+_ELEMENT_CAST = re.compile(r"\(('(?:[^']|'')*'::character varying)\)::text\b")
+_ARRAY_CAST = re.compile(r"\((ARRAY\[[^\]]*\])\)::text\[\]")
+
+
+def _canonical_array_casts(definition: str) -> str:
+    return _ARRAY_CAST.sub(r"\1", _ELEMENT_CAST.sub(r"\1", definition))
+
 
 _QUERIES = {
     "tables": """
@@ -78,7 +93,13 @@ def schema_fingerprint(schema_name: str) -> dict[str, list]:
         cursor.execute(f"SET LOCAL search_path TO {connection.ops.quote_name(schema_name)}")
         for name, sql in _QUERIES.items():
             cursor.execute(sql, {"s": schema_name})
-            fingerprint[name] = sorted(cursor.fetchall(), key=repr)
+            rows = cursor.fetchall()
+            if name in ("indexes", "constraints"):
+                rows = [
+                    tuple(_canonical_array_casts(v) if isinstance(v, str) else v for v in row)
+                    for row in rows
+                ]
+            fingerprint[name] = sorted(rows, key=repr)
         fingerprint["rows"] = _rows(cursor, schema_name)
     connection.search_path_set_schemas = None  # django-tenants sets it again
     return fingerprint

@@ -40,12 +40,15 @@ def test_a_session_from_one_institution_does_not_sign_in_on_another(alpha, beta,
     assert me.json()["id"] == str(alpha_user.id)
 
     on_beta = alpha_client.get("/api/v1/users/me/", HTTP_HOST="beta.localhost")
-    assert on_beta.status_code == 403
+    assert on_beta.status_code == 401
+    assert on_beta.json()["error"]["code"] == "not_authenticated"
     assert alpha_client.get("/", HTTP_HOST="beta.localhost").context["user"].is_anonymous
 
 
 def test_anonymous_request_to_the_api_is_refused(alpha_client):
-    assert alpha_client.get("/api/v1/users/me/").status_code == 403
+    response = alpha_client.get("/api/v1/users/me/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_the_signed_in_user_sees_their_own_role(alpha, alpha_client):

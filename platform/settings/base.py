@@ -33,6 +33,20 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = env.str(
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Identity lives in every schema: an institution's users, their email addresses,
+# MFA authenticators, identity providers and audit trail in its own schema; the
+# public schema's copies serve the operator's staff (docs/decisions/0003, 0004).
+AUTH_APPS = [
+    "tenant_apps.accounts",
+    "tenant_apps.audit",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+]
+
 # The accounts app is in both lists: each institution's users live in its own
 # schema, and the public schema's copy of the table holds the operator's staff.
 SHARED_APPS = [
@@ -45,15 +59,16 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "tenant_apps.accounts",
+    *AUTH_APPS,
     "rest_framework",
+    "django_filters",
     "django_structlog",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
-    "tenant_apps.accounts",
+    *AUTH_APPS,
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -74,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "tenant_apps.accounts.middleware.MfaRequiredMiddleware",
 ]
 
 TEMPLATES = [
@@ -172,12 +189,62 @@ CELERY_BEAT_SCHEDULE = {
 PROVISIONING_POOL_SIZE = env.int("PROVISIONING_POOL_SIZE", default=3)
 
 REST_FRAMEWORK = {
+    # Bearer first: its WWW-Authenticate challenge is the one a 401 carries.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenant_apps.accounts.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "conceptspro.api.PagePagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "conceptspro.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+
+# --- Identity: django-allauth (browser), its JWT token machinery (API), MFA, SSO. ---
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "tenant_apps.accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "tenant_apps.accounts.adapters.SocialAccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "tenant_apps.accounts.forms.SignupNamesForm"
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("HTTP_PROTOCOL", default="https")
+# The design document's brute-force rule: 5 failures per 15 minutes, per account
+# and per IP address, then a lockout until the window passes.
+ACCOUNT_RATE_LIMITS = {"login_failed": env.str("LOGIN_FAILED_RATE", default="5/15m/ip,5/15m/key")}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="ConceptsPro")
+# Identity providers are configured per institution, as SocialApp rows in the
+# institution's own schema; none are configured in settings.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+# API tokens: allauth headless' JWT strategy. Access tokens are short-lived and
+# bound to a server-side session in the institution's schema, so logout revokes
+# them at once and another institution's schema never knows them.
+HEADLESS_JWT_ALGORITHM = "HS256"
+HEADLESS_JWT_PRIVATE_KEY = env.str("JWT_SIGNING_KEY", default="")  # HS256: SECRET_KEY if empty
+HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = env.int("ACCESS_TOKEN_SECONDS", default=15 * 60)
+HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN = env.int("REFRESH_TOKEN_SECONDS", default=14 * 24 * 3600)
+HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED = True
+HEADLESS_JWT_ROTATE_REFRESH_TOKEN = True
+SESSION_COOKIE_AGE = HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN
+
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"ConceptsPro <no-reply@{BASE_DOMAIN}>")
 
 # --- Logging: JSON lines with request id and tenant schema (structlog). ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -75,3 +75,106 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name
+
+
+def _email_notification_defaults() -> dict:
+    return {"assignments": True, "grades": True, "announcements": True, "messages": True}
+
+
+def _push_notification_defaults() -> dict:
+    return {"assignments": True, "grades": True, "announcements": True, "messages": True}
+
+
+def _ui_defaults() -> dict:
+    return {"theme": "light", "language": "en"}
+
+
+def _privacy_defaults() -> dict:
+    return {"show_email": False, "show_phone": False}
+
+
+class UserPreferences(models.Model):
+    """The design document's user_preferences: one row per user, created on first read."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="preferences"
+    )
+    email_notifications = models.JSONField(default=_email_notification_defaults)
+    push_notifications = models.JSONField(default=_push_notification_defaults)
+    ui_preferences = models.JSONField(default=_ui_defaults)
+    privacy_settings = models.JSONField(default=_privacy_defaults)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user_id}"
+
+
+class SecurityPolicy(models.Model):
+    """How people sign in to this institution. One row per schema (pk 1).
+
+    It lives in the institution's own schema, beside the users it governs, and
+    is edited by the institution's admins.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    allow_self_registration = models.BooleanField(
+        default=False, help_text="Anyone may create an account from the sign-up page."
+    )
+    self_registration_domains = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="If not empty, self-registration only for these email domains.",
+    )
+    password_login_enabled = models.BooleanField(
+        default=True, help_text="Off: SSO only; passwords are refused for everyone."
+    )
+    mfa_required_roles = models.JSONField(
+        default=list, blank=True, help_text="Roles that must set up MFA before using the site."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="securitypolicy_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return "Security policy"
+
+
+class Invitation(models.Model):
+    """An admin's invitation to join the institution. Only the key's hash is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=255)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.STUDENT)
+    key_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one open invitation per address.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email}"

@@ -1,0 +1,149 @@
+"""Conventions every endpoint of the REST API shares: one error shape, one
+pagination style. Views raise; this module turns the exception into the answer.
+
+Errors: `{"error": {"code": "...", "message": "...", "fields": {...}}}`.
+Lists: `?page=&per_page=` (at most 100), RFC 8288 `Link` headers (first, prev,
+next, last) and a body of `{"count", "page", "per_page", "results"}`.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+
+class ApplicationError(Exception):
+    """A refusal decided by our own code (a service or a view): it becomes the
+    one error shape with this status and machine-readable code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int = status.HTTP_400_BAD_REQUEST,
+        fields: dict | None = None,
+        extra: dict | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+        self.fields = fields or {}
+        self.extra = extra or {}
+
+
+_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ParseError: "malformed_request",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def _messages(detail):
+    """DRF's nested ErrorDetail structure as plain strings, same nesting."""
+    if isinstance(detail, dict):
+        return {key: _messages(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_messages(item) for item in detail]
+    return str(detail)
+
+
+def error_response(
+    *, status_code: int, code: str, message: str, fields=None, headers=None, extra=None
+) -> Response:
+    body = {"error": {"code": code, "message": message, "fields": fields or {}, **(extra or {})}}
+    return Response(body, status=status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return error_response(
+            status_code=exc.status,
+            code=exc.code,
+            message=exc.message,
+            fields=exc.fields,
+            extra=exc.extra,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: Django's 500 handling and logging take it
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    code = next((c for klass, c in _CODES.items() if isinstance(exc, klass)), None)
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        fields = _messages(detail if isinstance(detail, dict) else {"non_field_errors": detail})
+        non_field = fields.get("non_field_errors")
+        message = non_field[0] if non_field else "The request has invalid fields."
+        return error_response(
+            status_code=exc.status_code, code="invalid", message=message, fields=fields
+        )
+    detail_code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+    if isinstance(exc, exceptions.AuthenticationFailed) and detail_code:
+        code = detail_code
+    return error_response(
+        status_code=exc.status_code,
+        code=code or detail_code or "error",
+        message=str(exc.detail),
+        headers=headers,
+    )
+
+
+class PagePagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "per_page"
+    max_page_size = 100
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "page": self.page.number,
+                "per_page": self.page.paginator.per_page,
+                "results": data,
+            },
+            headers={"Link": self._link_header()} if self._link_header() else None,
+        )
+
+    def _link_header(self) -> str:
+        url = self.request.build_absolute_uri()
+        page, last = self.page.number, self.page.paginator.num_pages
+        rels = {"first": 1, "last": last}
+        if page > 1:
+            rels["prev"] = page - 1
+        if page < last:
+            rels["next"] = page + 1
+        return ", ".join(
+            f'<{replace_query_param(url, self.page_query_param, n)}>; rel="{rel}"'
+            for rel, n in rels.items()
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["count", "page", "per_page", "results"],
+            "properties": {
+                "count": {"type": "integer"},
+                "page": {"type": "integer"},
+                "per_page": {"type": "integer"},
+                "results": schema,
+            },
+        }

@@ -1,0 +1,112 @@
+"""django-allauth adapters: where the institution's security policy meets allauth.
+
+The account adapter decides who may sign up and sign in with a password; the
+social adapter creates SSO accounts just in time with the role the institution's
+identity provider asserts.
+"""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from tenant_apps.audit.api import AuditEventType, audit_record
+
+from . import policies, selectors
+from .models import Role
+from .sso import role_from_claims
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "too_many_login_attempts": _(
+            "Too many failed sign-in attempts. For your security, sign-in is locked "
+            "for 15 minutes. You can reset your password in the meantime."
+        ),
+        "password_login_disabled": _(
+            "This institution signs in with single sign-on only. Use your "
+            "institution's sign-in button."
+        ),
+        "email_domain_not_allowed": _(
+            "Self-registration is only open to addresses of this institution's domains."
+        ),
+    }
+
+    def is_open_for_signup(self, request) -> bool:
+        policy = selectors.security_policy()
+        return policy.allow_self_registration and policy.password_login_enabled
+
+    def clean_email(self, email: str) -> str:
+        domains = [d.lower() for d in selectors.security_policy().self_registration_domains]
+        if domains and email.rsplit("@", 1)[-1].lower() not in domains:
+            raise self.validation_error("email_domain_not_allowed")
+        return email
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        if not selectors.security_policy().password_login_enabled:
+            raise self.validation_error("password_login_disabled")
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            audit_record(
+                event=AuditEventType.LOCKOUT,
+                request=request,
+                email=credentials.get("email", ""),
+            )
+            raise
+
+    def authentication_failed(self, request, **credentials) -> None:
+        audit_record(
+            event=AuditEventType.LOGIN_FAILED, request=request, email=credentials.get("email", "")
+        )
+
+    def pre_login(self, request, user, **kwargs):
+        # Suspended and soft-deleted accounts get allauth's "inactive" answer.
+        if not policies.can_sign_in(user):
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            return self.respond_user_inactive(request, user)
+        return super().pre_login(request, user, **kwargs)
+
+    def save_user(self, request, user, form, commit=True):
+        # Self-registration and the API's register make students; other roles
+        # come from invitations, SSO claims or an admin.
+        user.role = Role.STUDENT
+        return super().save_user(request, user, form, commit=commit)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        # An institution's own identity provider vouches for its people: first
+        # SSO login creates the account, whether or not self-registration is open.
+        return True
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        app = sociallogin.provider.app
+        user.role = role_from_claims(sociallogin.account.extra_data, (app.settings if app else {}))
+        user.email_verified = True
+        return user
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        user = sociallogin.user
+        if sociallogin.is_existing and not policies.can_sign_in(user):
+            from allauth.core.exceptions import ImmediateHttpResponse
+
+            raise ImmediateHttpResponse(
+                AccountAdapter(request).respond_user_inactive(request, user)
+            )
+
+    def save_user(self, request, sociallogin, form=None):
+        user = super().save_user(request, sociallogin, form)
+        audit_record(
+            event=AuditEventType.SSO_ACCOUNT_CREATED,
+            request=request,
+            actor=user,
+            target=user,
+            provider=sociallogin.account.provider,
+            role=user.role,
+        )
+        return user

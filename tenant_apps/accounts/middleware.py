@@ -1,0 +1,44 @@
+"""Browser pages: staff whom the institution requires to use MFA set it up first."""
+
+from allauth.mfa.models import Authenticator
+from django.db import connection
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_tenants.utils import get_public_schema_name
+
+from . import policies, selectors
+
+SESSION_FLAG = "conceptspro_mfa_enrolled"
+# Pages a user without MFA must still reach: MFA set-up itself, sign-out, assets.
+EXEMPT_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/health/", "/api/")
+
+
+class MfaRequiredMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._must_enrol(request):
+            return redirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+    def _must_enrol(self, request) -> bool:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or request.session.get(SESSION_FLAG):
+            return False
+        if connection.schema_name == get_public_schema_name() or request.path.startswith(
+            EXEMPT_PREFIXES
+        ):
+            return False
+        if not policies.mfa_required(user, selectors.security_policy()):
+            return False
+        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            request.session[SESSION_FLAG] = True
+            return False
+        return True
+
+
+def forget_mfa_enrolment(request) -> None:
+    """After an authenticator is removed, check again on the next page."""
+    if request is not None and hasattr(request, "session"):
+        request.session.pop(SESSION_FLAG, None)

@@ -1,0 +1,100 @@
+"""Receivers for django-allauth's and Django's auth signals.
+
+Our own writes call services directly; these signals are the interface the
+libraries offer for what happens inside their flows (sign-in, MFA, password
+reset), so the audit trail and the user's flags follow them here, in one place.
+"""
+
+from allauth.account import signals as account_signals
+from allauth.mfa import signals as mfa_signals
+from django.contrib.auth import signals as auth_signals
+from django.dispatch import receiver
+
+from tenant_apps.audit.api import AuditEventType, audit_record
+
+from .middleware import forget_mfa_enrolment
+from .models import User
+
+
+@receiver(account_signals.user_logged_in)
+def _logged_in(sender, request, user, **kwargs):
+    sociallogin = kwargs.get("sociallogin")
+    if sociallogin is not None:
+        audit_record(
+            event=AuditEventType.SSO_LOGIN,
+            request=request,
+            actor=user,
+            target=user,
+            provider=sociallogin.account.provider,
+        )
+    else:
+        audit_record(event=AuditEventType.LOGIN_SUCCEEDED, request=request, actor=user, target=user)
+
+
+@receiver(auth_signals.user_logged_out)
+def _logged_out(sender, request, user, **kwargs):
+    if user is not None:
+        audit_record(event=AuditEventType.LOGOUT, request=request, actor=user, target=user)
+
+
+@receiver(account_signals.password_changed)
+@receiver(account_signals.password_set)
+def _password_changed(sender, request, user, **kwargs):
+    audit_record(event=AuditEventType.PASSWORD_CHANGED, request=request, actor=user, target=user)
+
+
+@receiver(account_signals.password_reset)
+def _password_reset(sender, request, user, **kwargs):
+    audit_record(event=AuditEventType.PASSWORD_RESET, request=request, actor=user, target=user)
+
+
+@receiver(account_signals.email_confirmed)
+def _email_confirmed(sender, request, email_address, **kwargs):
+    user = email_address.user
+    if email_address.email.lower() == user.email and not user.email_verified:
+        User.objects.filter(pk=user.pk).update(email_verified=True)
+    audit_record(
+        event=AuditEventType.EMAIL_VERIFIED,
+        request=request,
+        target=user,
+        email=email_address.email,
+    )
+
+
+@receiver(mfa_signals.authenticator_added)
+def _mfa_added(sender, request, user, authenticator, **kwargs):
+    audit_record(
+        event=AuditEventType.MFA_ENABLED,
+        request=request,
+        actor=user,
+        target=user,
+        method=authenticator.type,
+    )
+
+
+@receiver(mfa_signals.authenticator_removed)
+def _mfa_removed(sender, request, user, authenticator, **kwargs):
+    forget_mfa_enrolment(request)
+    audit_record(
+        event=AuditEventType.MFA_DISABLED,
+        request=request,
+        actor=user,
+        target=user,
+        method=authenticator.type,
+    )
+
+
+@receiver(mfa_signals.authenticator_reset)
+def _mfa_reset(sender, request, user, authenticator, **kwargs):
+    audit_record(
+        event=AuditEventType.MFA_RECOVERY_CODES_REGENERATED,
+        request=request,
+        actor=user,
+        target=user,
+        method=authenticator.type,
+    )
+
+
+@receiver(mfa_signals.authentication_failed)
+def _mfa_failed(sender, request, user, **kwargs):
+    audit_record(event=AuditEventType.MFA_FAILED, request=request, actor=user, target=user)

@@ -1,0 +1,134 @@
+"""API tokens: allauth headless' JWT machinery, bound to this institution.
+
+Each sign-in through the API opens a server-side session in the institution's
+schema; the access token (short-lived) and the refresh token (rotated on each
+use) name that session. Ending the session (logout, soft delete, password
+change) revokes both at once, and another institution's schema has no such
+session, so its subdomain refuses the tokens. The `inst` claim says the same
+thing without a query and lets the refusal say why.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from allauth.headless.internal.sessionkit import session_store
+from allauth.headless.tokens.strategies.jwt import internal
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import connection
+
+from . import policies
+from .models import User
+
+AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+
+
+class TokenRefused(Exception):
+    """An access token that does not authenticate; `description` says why."""
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+
+
+def _claims(user: User) -> dict[str, Any]:
+    return {"inst": connection.schema_name, "role": user.role}
+
+
+def api_session_open(user: User) -> SessionBase:
+    """A new server-side session for an API client, signed in as `user`."""
+    session = session_store()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = AUTH_BACKEND
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session
+
+
+def token_pair_issue(*, user: User, session: SessionBase) -> TokenPair:
+    access = internal.create_access_token(user, session, _claims(user))
+    refresh = internal.create_refresh_token(user, session)
+    session.save()
+    return _pair(access, refresh)
+
+
+def token_pair_refresh(refresh_token: str) -> TokenPair | None:
+    """A new pair for a valid refresh token, which is spent (rotation). None
+    for an unknown, spent, expired or foreign token."""
+    payload = _decode_unverified(refresh_token)
+    if payload is None or payload.get("inst") not in (None, connection.schema_name):
+        return None
+    found = internal.validate_refresh_token(refresh_token)
+    if found is None:
+        return None
+    user, session, payload = found
+    if not policies.can_sign_in(user):
+        return None
+    internal.invalidate_refresh_token(session, payload)
+    access = internal.create_access_token(user, session, _claims(user))
+    refresh = internal.create_refresh_token(user, session)
+    session.save()
+    return _pair(access, refresh)
+
+
+def refresh_token_session(refresh_token: str) -> SessionBase | None:
+    found = internal.validate_refresh_token(refresh_token)
+    return None if found is None else found[1]
+
+
+def access_token_session(access_token: str) -> SessionBase | None:
+    payload = internal.decode_token(access_token, "access")
+    return None if payload is None else internal.get_token_session(payload)
+
+
+def access_token_authenticate(token: str) -> tuple[User, dict[str, Any]]:
+    """The user an access token speaks for, or TokenRefused saying why not."""
+    payload = internal.decode_token(token, "access")
+    if payload is None:
+        raise TokenRefused(_why_undecodable(token))
+    if payload.get("inst") != connection.schema_name:
+        raise TokenRefused("The access token was issued by another institution.")
+    found = internal.validate_access_token(token)
+    if found is None:
+        raise TokenRefused("The access token has been revoked.")
+    user, payload = found
+    if not policies.can_sign_in(user):
+        raise TokenRefused("The account is not active.")
+    return user, payload
+
+
+def _why_undecodable(token: str) -> str:
+    config = internal._get_jwt_config()
+    try:
+        jwt.decode(token, key=config.verifying_key, algorithms=[config.algorithm])
+    except jwt.ExpiredSignatureError:
+        return "The access token has expired."
+    except jwt.PyJWTError:
+        return "The access token is malformed or its signature is invalid."
+    return "The token is not an access token."
+
+
+def _decode_unverified(token: str) -> dict[str, Any] | None:
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+
+
+def _pair(access: str, refresh: str) -> TokenPair:
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN,
+        refresh_expires_in=settings.HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN,
+    )

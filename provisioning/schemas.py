@@ -127,6 +127,10 @@ def schema_migrate(schema_name: str, *, verbosity: int = 0, stdout=None) -> None
 
 def schema_drop(schema_name: str) -> None:
     with connection.cursor() as cursor:
+        # Rows written earlier in this transaction may still have deferred
+        # foreign-key checks queued, and PostgreSQL refuses to drop a table with
+        # pending trigger events: run the checks now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {quote(schema_name)} CASCADE")
 
 

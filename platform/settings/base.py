@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
 }
 
 # --- Identity: django-allauth (browser), its JWT token machinery (API), MFA, SSO. ---
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+AUTHENTICATION_BACKENDS = ["tenant_apps.accounts.backends.AuthenticationBackend"]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_ADAPTER = "tenant_apps.accounts.adapters.AccountAdapter"

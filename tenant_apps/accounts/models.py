@@ -24,6 +24,7 @@ class UserManager(BaseUserManager):
         user = self.model(email=self.normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
+        user.email_address_sync()
         return user
 
     def create_superuser(self, email, password=None, **fields):
@@ -69,6 +70,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         # One account per address whatever its case: addresses are stored lowercased.
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+    def email_address_sync(self) -> None:
+        """allauth keeps addresses and their verification in its own table; the
+        user's email and `email_verified` are mirrored there as the primary one."""
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.update_or_create(
+            user=self,
+            email=self.email,
+            defaults={"primary": True, "verified": self.email_verified},
+        )
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -1,8 +1,12 @@
 """Writes of accounts."""
 
 from django.db import transaction
+from django.utils import timezone
 
-from .models import Role, User
+from conceptspro.api import ApplicationError
+from tenant_apps.audit.api import AuditEventType, audit_record
+
+from .models import Role, User, UserPreferences
 
 
 @transaction.atomic
@@ -36,4 +40,101 @@ def user_ensure(
     else:
         user.set_password(password)
     user.save()
+    user.email_address_sync()
     return user, True
+
+
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "profile_image_url",
+    "bio",
+    "timezone",
+    "locale",
+)
+ADMIN_FIELDS = (*PROFILE_FIELDS, "role", "student_id", "employee_id", "is_suspended")
+
+
+def _changed(user: User, changes: dict) -> dict:
+    return {k: v for k, v in changes.items() if getattr(user, k) != v}
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, request=None, **changes) -> User:
+    """A user edits their own profile: names, contact and display settings only."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    for field, value in _changed(user, changes).items():
+        setattr(user, field, value)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, request=None, **changes) -> User:
+    """An admin edits a user. Role changes and suspensions are audited; an
+    admin cannot demote or suspend themselves (someone must remain in charge)."""
+    unknown = set(changes) - set(ADMIN_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable fields: {sorted(unknown)}")
+    changed = _changed(user, changes)
+    if user.pk == actor.pk and ({"role", "is_suspended"} & set(changed)):
+        raise ApplicationError(
+            "You cannot change your own role or suspend yourself.",
+            code="cannot_modify_self",
+            status=409,
+        )
+    old_role = user.role
+    for field, value in changed.items():
+        setattr(user, field, value)
+    user.save()
+    if "role" in changed:
+        audit_record(
+            event=AuditEventType.ROLE_CHANGED,
+            request=request,
+            actor=actor,
+            target=user,
+            old=old_role,
+            new=user.role,
+        )
+    if changed.keys() - {"role"}:
+        audit_record(
+            event=AuditEventType.USER_UPDATED,
+            request=request,
+            actor=actor,
+            target=user,
+            fields=sorted(changed.keys() - {"role"}),
+        )
+    return user
+
+
+@transaction.atomic
+def user_soft_delete(*, actor: User, user: User, request=None) -> None:
+    """Deactivate and mark deleted; the row stays for what refers to it (grades,
+    posts, the audit trail). Open sessions and API tokens stop working at their
+    next request: the authentication backend and the token check refuse
+    suspended and deleted users."""
+    if user.pk == actor.pk:
+        raise ApplicationError(
+            "You cannot delete your own account.", code="cannot_modify_self", status=409
+        )
+    if user.deleted_at is not None:
+        return
+    user.deleted_at = timezone.now()
+    user.is_active = False
+    user.save(update_fields=["deleted_at", "is_active", "updated_at"])
+    audit_record(event=AuditEventType.USER_DELETED, request=request, actor=actor, target=user)
+
+
+@transaction.atomic
+def user_preferences_update(*, user: User, replace: bool = False, **sections) -> UserPreferences:
+    """Merge (or, with `replace`, overwrite) the given preference sections."""
+    preferences = UserPreferences.objects.select_for_update().get_or_create(user=user)[0]
+    for section, values in sections.items():
+        current = {} if replace else dict(getattr(preferences, section))
+        current.update(values)
+        setattr(preferences, section, current)
+    preferences.save()
+    return preferences

@@ -22,7 +22,7 @@ from django.db import connection
 from . import policies
 from .models import User
 
-AUTH_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+AUTH_BACKEND = "tenant_apps.accounts.backends.AuthenticationBackend"
 
 
 class TokenRefused(Exception):

@@ -1,3 +1,5 @@
-"""Filled in by the identity work."""
+from django.urls import path
 
-urlpatterns = []
+from . import views
+
+urlpatterns = [path("", views.AuditEventListView.as_view(), name="audit-events")]

@@ -1,0 +1,135 @@
+"""Input and output shapes of the users API."""
+
+import re
+import zoneinfo
+from functools import cache
+
+from rest_framework import serializers
+
+from tenant_apps.accounts.models import Role, User
+
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2}|-[A-Z][a-z]{3})?$")
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class UserOutput(serializers.ModelSerializer):
+    """Everything about a user: for the user themself and for admins."""
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "student_id",
+            "employee_id",
+            "phone",
+            "profile_image_url",
+            "bio",
+            "timezone",
+            "locale",
+            "email_verified",
+            "is_active",
+            "is_suspended",
+            "last_login",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+
+class UserCardOutput(serializers.Serializer):
+    """What any member of the institution may see of another: no ids, and email
+    and phone only where the user's privacy settings show them."""
+
+    id = serializers.UUIDField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    role = serializers.CharField()
+    profile_image_url = serializers.CharField()
+    bio = serializers.CharField()
+
+    def to_representation(self, user):
+        data = super().to_representation(user)
+        privacy = self.context["privacy"]
+        if privacy.get("show_email"):
+            data["email"] = user.email
+        if privacy.get("show_phone"):
+            data["phone"] = user.phone
+        return data
+
+
+class ProfileInput(serializers.Serializer):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    phone = serializers.CharField(max_length=20, allow_blank=True)
+    profile_image_url = serializers.URLField(max_length=200, allow_blank=True)
+    bio = serializers.CharField(max_length=5000, allow_blank=True)
+    timezone = serializers.CharField(max_length=50)
+    locale = serializers.CharField(max_length=10)
+
+    def validate_timezone(self, value: str) -> str:
+        if value not in _timezones():
+            raise serializers.ValidationError("Not an IANA time zone, e.g. 'Europe/Paris'.")
+        return value
+
+    def validate_locale(self, value: str) -> str:
+        if not LOCALE.match(value):
+            raise serializers.ValidationError("Not a locale tag, e.g. 'en-US' or 'fr'.")
+        return value
+
+
+class AdminUserInput(ProfileInput):
+    role = serializers.ChoiceField(choices=Role.choices)
+    student_id = serializers.CharField(max_length=50, allow_null=True, allow_blank=True)
+    employee_id = serializers.CharField(max_length=50, allow_null=True, allow_blank=True)
+    is_suspended = serializers.BooleanField()
+
+    def _unique(self, field: str, value):
+        if not value:
+            return None  # blank means "none": the column is unique where set
+        taken = User.objects.filter(**{field: value}).exclude(pk=self.context["user"].pk)
+        if taken.exists():
+            raise serializers.ValidationError("Another user already has this id.")
+        return value
+
+    def validate_student_id(self, value):
+        return self._unique("student_id", value)
+
+    def validate_employee_id(self, value):
+        return self._unique("employee_id", value)
+
+
+class _Flags(serializers.DictField):
+    child = serializers.BooleanField()
+
+
+class PreferencesInput(serializers.Serializer):
+    email_notifications = _Flags()
+    push_notifications = _Flags()
+    ui_preferences = serializers.DictField()
+    privacy_settings = _Flags()
+
+    def validate_ui_preferences(self, value: dict) -> dict:
+        theme = value.get("theme")
+        if theme is not None and theme not in ("light", "dark", "system"):
+            raise serializers.ValidationError({"theme": "One of light, dark, system."})
+        language = value.get("language")
+        if language is not None and not (isinstance(language, str) and LOCALE.match(language)):
+            raise serializers.ValidationError({"language": "Not a language tag, e.g. 'en'."})
+        return value
+
+
+class PreferencesOutput(serializers.Serializer):
+    email_notifications = serializers.DictField()
+    push_notifications = serializers.DictField()
+    ui_preferences = serializers.DictField()
+    privacy_settings = serializers.DictField()
+    updated_at = serializers.DateTimeField()

@@ -9,3 +9,6 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 # Static files straight from the apps and static/; collectstatic is for production.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# `make run` serves plain HTTP on localhost: links in emails say so.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("HTTP_PROTOCOL", default="http")

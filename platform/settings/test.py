@@ -11,3 +11,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Static files straight from the apps and static/; collectstatic is for production.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"

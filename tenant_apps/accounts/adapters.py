@@ -6,6 +6,7 @@ identity provider asserts.
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +15,7 @@ from tenant_apps.audit.api import AuditEventType, audit_record
 
 from . import policies, selectors
 from .models import Role
-from .sso import role_from_claims
+from .sso import role_from_claims, sso_claims
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -28,20 +29,11 @@ class AccountAdapter(DefaultAccountAdapter):
             "This institution signs in with single sign-on only. Use your "
             "institution's sign-in button."
         ),
-        "email_domain_not_allowed": _(
-            "Self-registration is only open to addresses of this institution's domains."
-        ),
     }
 
     def is_open_for_signup(self, request) -> bool:
         policy = selectors.security_policy()
         return policy.allow_self_registration and policy.password_login_enabled
-
-    def clean_email(self, email: str) -> str:
-        domains = [d.lower() for d in selectors.security_policy().self_registration_domains]
-        if domains and email.rsplit("@", 1)[-1].lower() not in domains:
-            raise self.validation_error("email_domain_not_allowed")
-        return email
 
     def pre_authenticate(self, request, **credentials) -> None:
         if not selectors.security_policy().password_login_enabled:
@@ -86,9 +78,17 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         app = sociallogin.provider.app
-        user.role = role_from_claims(sociallogin.account.extra_data, (app.settings if app else {}))
-        user.email_verified = True
+        claims = sso_claims(sociallogin.account.extra_data, app.provider if app else "")
+        user.role = role_from_claims(claims, (app.settings if app else {}))
         return user
+
+    def is_email_verified(self, provider, email) -> bool:
+        # SAML assertions carry no verification flag; the institution's
+        # directory is where its addresses come from, so they are trusted.
+        # OpenID Connect says so itself (`email_verified`), and allauth reads it.
+        if provider.id == "saml":
+            return True
+        return super().is_email_verified(provider, email)
 
     def pre_social_login(self, request, sociallogin) -> None:
         user = sociallogin.user
@@ -101,6 +101,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def save_user(self, request, sociallogin, form=None):
         user = super().save_user(request, sociallogin, form)
+        if EmailAddress.objects.filter(user=user, email=user.email, verified=True).exists():
+            user.email_verified = True
+            user.save(update_fields=["email_verified"])
         audit_record(
             event=AuditEventType.SSO_ACCOUNT_CREATED,
             request=request,

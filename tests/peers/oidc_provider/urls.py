@@ -1,0 +1,9 @@
+"""The provider's URLs: OAuth 2 / OIDC endpoints under /o/, its own sign-in page."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="idp_login.html"), name="login"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+]

@@ -1,3 +1,16 @@
-"""Filled in by the identity work."""
+"""Browser pages of accounts under /accounts/ (mounted before allauth's)."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("invitations/", views.invitation_manage, name="invitation-manage"),
+    path("invitations/import/", views.invitation_import, name="invitation-import"),
+    path(
+        "invitations/<uuid:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+    path("invitations/<str:key>/", views.invitation_accept, name="invitation-accept"),
+]

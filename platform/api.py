@@ -26,6 +26,7 @@ class ApplicationError(Exception):
         status: int = status.HTTP_400_BAD_REQUEST,
         fields: dict | None = None,
         extra: dict | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -33,6 +34,7 @@ class ApplicationError(Exception):
         self.status = status
         self.fields = fields or {}
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 _CODES = {
@@ -73,6 +75,7 @@ def exception_handler(exc, context):
             message=exc.message,
             fields=exc.fields,
             extra=exc.extra,
+            headers=exc.headers,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -214,6 +214,9 @@ ACCOUNT_SIGNUP_FORM_CLASS = "tenant_apps.accounts.forms.SignupNamesForm"
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="mandatory")
 ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+# Keys stored in the institution's own schema: allauth's default (HMAC) key signs
+# only the EmailAddress id, which every schema reuses, so alpha's key verified beta's row.
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False

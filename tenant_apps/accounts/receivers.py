@@ -31,6 +31,19 @@ def _logged_in(sender, request, user, **kwargs):
         audit_record(event=AuditEventType.LOGIN_SUCCEEDED, request=request, actor=user, target=user)
 
 
+@receiver(account_signals.user_signed_up)
+def _signed_up(sender, request, user, **kwargs):
+    # SSO sign-ups are recorded by the social adapter, with their provider.
+    if "sociallogin" not in kwargs:
+        audit_record(
+            event=AuditEventType.USER_CREATED,
+            request=request,
+            actor=user,
+            target=user,
+            source="self_registration",
+        )
+
+
 @receiver(auth_signals.user_logged_out)
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:

@@ -6,18 +6,22 @@ use) name that session. Ending the session (logout, soft delete, password
 change) revokes both at once, and another institution's schema has no such
 session, so its subdomain refuses the tokens. The `inst` claim says the same
 thing without a query and lets the refusal say why.
+
+A refresh token is spent when used; presenting a spent one again (a replay of a
+stolen token, or a client that lost the race) ends its whole session.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from allauth.core.internal.sessionkit import get_session_user
 from allauth.headless.internal.sessionkit import session_store
 from allauth.headless.tokens.strategies.jwt import internal
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import connection
+from django.db import connection, transaction
 
 from . import policies
 from .models import User
@@ -62,33 +66,78 @@ def token_pair_issue(*, user: User, session: SessionBase) -> TokenPair:
     return _pair(access, refresh)
 
 
-def token_pair_refresh(refresh_token: str) -> TokenPair | None:
-    """A new pair for a valid refresh token, which is spent (rotation). None
-    for an unknown, spent, expired or foreign token."""
-    payload = _decode_unverified(refresh_token)
-    if payload is None or payload.get("inst") not in (None, connection.schema_name):
-        return None
-    found = internal.validate_refresh_token(refresh_token)
+class RefreshRefused(Exception):
+    """A refresh token that gets no new pair. `reused` when it was validly
+    signed for a live session but had already been spent: someone replayed an
+    old token, so the session it belonged to has been ended (the OAuth 2.0
+    Security BCP's refresh-token reuse detection); `user` is whose it was."""
+
+    def __init__(self, *, reused: bool = False, user: User | None = None):
+        super().__init__("refresh token refused")
+        self.reused = reused
+        self.user = user
+
+
+def token_pair_refresh(refresh_token: str) -> TokenPair:
+    """A new pair for a valid refresh token, which is spent (rotation).
+    RefreshRefused for an unknown, spent, expired or foreign token.
+
+    The session row is locked for the rotation, so two requests presenting the
+    same token cannot both rotate it: the second sees it spent, which is reuse.
+    """
+    payload = internal.decode_token(refresh_token, "refresh")
+    if payload is None:
+        raise RefreshRefused()
+    reused_by = None
+    with transaction.atomic():
+        _lock_session_row(payload)
+        found = internal.validate_refresh_token(refresh_token)
+        if found is None:
+            session = internal.get_token_session(payload)
+            if session is None:
+                raise RefreshRefused()  # another institution's, or logged out
+            if payload["jti"] in internal.get_refresh_token_state(session):
+                raise RefreshRefused()  # live token, but its user may not sign in
+            reused_by = get_session_user(session)
+            session.delete()
+        else:
+            user, session, payload = found
+            if not policies.can_sign_in(user):
+                raise RefreshRefused()
+            internal.invalidate_refresh_token(session, payload)
+            access = internal.create_access_token(user, session, _claims(user))
+            refresh = internal.create_refresh_token(user, session)
+            session.save()
     if found is None:
-        return None
-    user, session, payload = found
-    if not policies.can_sign_in(user):
-        return None
-    internal.invalidate_refresh_token(session, payload)
-    access = internal.create_access_token(user, session, _claims(user))
-    refresh = internal.create_refresh_token(user, session)
-    session.save()
+        raise RefreshRefused(reused=True, user=reused_by)
     return _pair(access, refresh)
 
 
-def refresh_token_session(refresh_token: str) -> SessionBase | None:
+def _lock_session_row(payload: dict[str, Any]) -> None:
+    """SELECT ... FOR UPDATE on the token's session, when sessions are rows."""
+    store = session_store()
+    model = getattr(store, "model", None)
+    session_key = internal.session_key_from_sid(payload.get("sid", ""))
+    if model is not None and session_key:
+        list(model.objects.select_for_update().filter(session_key=session_key).values("pk"))
+
+
+def api_session_close(session: SessionBase) -> None:
+    """End an API session: its access and refresh tokens stop working at once."""
+    session.delete()
+
+
+def refresh_token_session(refresh_token: str, *, user: User) -> SessionBase | None:
+    """The live session a valid refresh token of `user` names, else None."""
     found = internal.validate_refresh_token(refresh_token)
-    return None if found is None else found[1]
+    if found is None or found[0].pk != user.pk:
+        return None
+    return found[1]
 
 
-def access_token_session(access_token: str) -> SessionBase | None:
-    payload = internal.decode_token(access_token, "access")
-    return None if payload is None else internal.get_token_session(payload)
+def access_token_session(payload: dict[str, Any]) -> SessionBase | None:
+    """The session an authenticated access token's payload names."""
+    return internal.get_token_session(payload)
 
 
 def access_token_authenticate(token: str) -> tuple[User, dict[str, Any]]:
@@ -116,13 +165,6 @@ def _why_undecodable(token: str) -> str:
     except jwt.PyJWTError:
         return "The access token is malformed or its signature is invalid."
     return "The token is not an access token."
-
-
-def _decode_unverified(token: str) -> dict[str, Any] | None:
-    try:
-        return jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
 
 
 def _pair(access: str, refresh: str) -> TokenPair:

@@ -9,8 +9,16 @@ from django_tenants.utils import get_public_schema_name
 from . import policies, selectors
 
 SESSION_FLAG = "conceptspro_mfa_enrolled"
-# Pages a user without MFA must still reach: MFA set-up itself, sign-out, assets.
-EXEMPT_PREFIXES = ("/accounts/2fa/", "/accounts/logout/", "/static/", "/health/", "/api/")
+# Pages a user without MFA must still reach: MFA set-up itself, the password
+# confirmation allauth asks for before it, sign-out, assets.
+EXEMPT_PREFIXES = (
+    "/accounts/2fa/",
+    "/accounts/reauthenticate/",
+    "/accounts/logout/",
+    "/static/",
+    "/health/",
+    "/api/",
+)
 
 
 class MfaRequiredMiddleware:

@@ -74,33 +74,19 @@ def _email_confirmed(sender, request, email_address, **kwargs):
     )
 
 
-@receiver(mfa_signals.authenticator_added)
-def _mfa_added(sender, request, user, authenticator, **kwargs):
+_MFA_EVENTS = {
+    mfa_signals.authenticator_added: AuditEventType.MFA_ENABLED,
+    mfa_signals.authenticator_removed: AuditEventType.MFA_DISABLED,
+    mfa_signals.authenticator_reset: AuditEventType.MFA_RECOVERY_CODES_REGENERATED,
+}
+
+
+@receiver(list(_MFA_EVENTS))
+def _mfa_changed(sender, signal, request, user, authenticator, **kwargs):
+    if signal is mfa_signals.authenticator_removed:
+        forget_mfa_enrolment(request)
     audit_record(
-        event=AuditEventType.MFA_ENABLED,
-        request=request,
-        actor=user,
-        target=user,
-        method=authenticator.type,
-    )
-
-
-@receiver(mfa_signals.authenticator_removed)
-def _mfa_removed(sender, request, user, authenticator, **kwargs):
-    forget_mfa_enrolment(request)
-    audit_record(
-        event=AuditEventType.MFA_DISABLED,
-        request=request,
-        actor=user,
-        target=user,
-        method=authenticator.type,
-    )
-
-
-@receiver(mfa_signals.authenticator_reset)
-def _mfa_reset(sender, request, user, authenticator, **kwargs):
-    audit_record(
-        event=AuditEventType.MFA_RECOVERY_CODES_REGENERATED,
+        event=_MFA_EVENTS[signal],
         request=request,
         actor=user,
         target=user,

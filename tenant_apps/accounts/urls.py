@@ -13,4 +13,5 @@ urlpatterns = [
         name="invitation-revoke",
     ),
     path("invitations/<str:key>/", views.invitation_accept, name="invitation-accept"),
+    path("email/", views.email_addresses_managed, name="email-addresses-managed"),
 ]

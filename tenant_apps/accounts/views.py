@@ -229,3 +229,13 @@ def invitation_accept(request, key):
         return render(request, "accounts/invitation_accepted_sso.html", {"new_user": user})
     messages.success(request, "Welcome! Your account is ready.")
     return perform_login(request, user, redirect_url=settings.LOGIN_REDIRECT_URL)
+
+
+def email_addresses_managed(request):
+    """allauth's page for adding and switching email addresses is closed: a
+    user's address is their institutional identity (invitations, SSO, SIS
+    imports match on it) and is changed by the institution's admins."""
+    message = (
+        "Your email address is managed by your institution. Ask an administrator to change it."
+    )
+    return render(request, "403.html", {"message": message}, status=403)

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
@@ -108,6 +109,28 @@ def exception_handler(exc, context):
         message=str(exc.detail),
         headers=headers,
     )
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class JSONParser(DRFJSONParser):
+    """DRF's JSON parser, refusing NUL characters anywhere in the document:
+    PostgreSQL cannot store them in text or jsonb, so they could only end as a
+    500 deep in some write."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        if _has_nul(data):
+            raise exceptions.ParseError("JSON strings must not contain NUL (\\u0000) characters.")
+        return data
 
 
 class PagePagination(PageNumberPagination):

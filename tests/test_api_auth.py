@@ -564,7 +564,10 @@ def test_reset_password_with_the_emailed_key_sets_it_and_ends_open_sessions(
 def test_a_reset_key_from_alpha_does_nothing_on_beta(
     alpha, beta, alpha_client, beta_client, mailoutbox
 ):
-    make_user(alpha, "forgetful@alpha.test")
+    forgetful = make_user(alpha, "forgetful@alpha.test")
+    # The worst case: beta has an account with the very same id (the key names
+    # the user by id) and the same password.
+    twin = make_user(beta, "twin@beta.test", id=forgetful.id)
     post(alpha_client, FORGOT, {"email": "forgetful@alpha.test"})
     key = mail_key(mailoutbox[-1], r"password/reset/key/([0-9A-Za-z]+-[^/\s]+)/")
 
@@ -572,6 +575,8 @@ def test_a_reset_key_from_alpha_does_nothing_on_beta(
 
     assert response.status_code == 400
     assert set(error(response)["fields"]) == {"key"}
+    with tenant_context(beta):
+        assert User.objects.get(pk=twin.pk).check_password(PASSWORD)
 
 
 def test_a_verification_key_from_alpha_verifies_nothing_on_beta(

@@ -219,10 +219,22 @@ def test_soft_delete_signs_the_user_out_everywhere(alpha, admin_client, student)
 def test_suspension_ends_access(alpha, admin_client, student):
     browser = _client(alpha, student)
     assert browser.get("/api/v1/users/me/").status_code == 200
-    admin_client.patch(
+    suspend = admin_client.patch(
         f"/api/v1/users/{student.pk}/", {"is_suspended": True}, content_type="application/json"
     )
+    assert suspend.status_code == 200 and suspend.json()["is_suspended"] is True
     assert browser.get("/api/v1/users/me/").status_code == 401
+
+    # Lifting the suspension does not revive the old session.
+    admin_client.patch(
+        f"/api/v1/users/{student.pk}/", {"is_suspended": False}, content_type="application/json"
+    )
+    assert browser.get("/api/v1/users/me/").status_code == 401
+    with tenant_context(alpha):
+        student.refresh_from_db()
+    assert _client(alpha, student).get("/api/v1/users/me/").status_code == 200, (
+        "a new sign-in works"
+    )
 
 
 def test_another_institutions_admin_cannot_touch_alpha_users(alpha, beta, student):

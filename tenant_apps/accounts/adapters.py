@@ -90,6 +90,20 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return True
         return super().is_email_verified(provider, email)
 
+    def on_authentication_error(
+        self, request, provider, error=None, exception=None, extra_context=None
+    ) -> None:
+        audit_record(
+            event=AuditEventType.LOGIN_FAILED,
+            request=request,
+            provider=getattr(provider, "sub_id", None) or getattr(provider, "id", ""),
+            sso_error=str(error or ""),
+            reason=str(exception or "")[:500],
+        )
+        super().on_authentication_error(
+            request, provider, error=error, exception=exception, extra_context=extra_context
+        )
+
     def pre_social_login(self, request, sociallogin) -> None:
         user = sociallogin.user
         if sociallogin.is_existing and not policies.can_sign_in(user):

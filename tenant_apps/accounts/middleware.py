@@ -1,7 +1,10 @@
-"""Browser pages: staff whom the institution requires to use MFA set it up first."""
+"""Staff whom the institution requires to use MFA set it up before anything
+else: pages redirect to the set-up page, and the API refuses their browser
+session (token sign-in refuses them at /api/v1/auth/login/ already)."""
 
 from allauth.mfa.models import Authenticator
 from django.db import connection
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django_tenants.utils import get_public_schema_name
@@ -17,7 +20,7 @@ EXEMPT_PREFIXES = (
     "/accounts/logout/",
     "/static/",
     "/health/",
-    "/api/",
+    "/api/v1/auth/",
 )
 
 
@@ -27,6 +30,18 @@ class MfaRequiredMiddleware:
 
     def __call__(self, request):
         if self._must_enrol(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "error": {
+                            "code": "mfa_setup_required",
+                            "message": "Your institution requires two-factor authentication "
+                            "for your role: set it up in your account's security page first.",
+                            "fields": {},
+                        }
+                    },
+                    status=403,
+                )
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
 

@@ -5,6 +5,7 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -52,6 +53,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    sessions_revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Sessions and API tokens from before this moment no longer sign in.",
+    )
 
     objects = UserManager()
 
@@ -70,6 +76,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         # One account per address whatever its case: addresses are stored lowercased.
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django signs every session with a hash of the password, so changing
+        # the password ends the user's sessions. Revocation (suspension, soft
+        # delete) moves `sessions_revoked_at` forward and so ends them too,
+        # for good: lifting a suspension does not bring old sessions back.
+        if self.sessions_revoked_at is None:
+            return super()._get_session_auth_hash(secret=secret)
+        key_salt = "tenant_apps.accounts.User.get_session_auth_hash"
+        value = f"{self.password}:{self.sessions_revoked_at.isoformat()}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def email_address_sync(self) -> None:
         """allauth keeps addresses and their verification in its own table; the

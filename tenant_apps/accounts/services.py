@@ -1,6 +1,6 @@
 """Writes of accounts."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conceptspro.api import ApplicationError
@@ -89,7 +89,16 @@ def user_update(*, actor: User, user: User, request=None, **changes) -> User:
     old_role = user.role
     for field, value in changed.items():
         setattr(user, field, value)
-    user.save()
+    if changed.get("is_suspended"):
+        user.sessions_revoked_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Two admins giving the same student or employee id at once.
+        raise ApplicationError(
+            "Another user already has this id.", code="conflict", status=409
+        ) from None
     if "role" in changed:
         audit_record(
             event=AuditEventType.ROLE_CHANGED,
@@ -113,18 +122,16 @@ def user_update(*, actor: User, user: User, request=None, **changes) -> User:
 @transaction.atomic
 def user_soft_delete(*, actor: User, user: User, request=None) -> None:
     """Deactivate and mark deleted; the row stays for what refers to it (grades,
-    posts, the audit trail). Open sessions and API tokens stop working at their
-    next request: the authentication backend and the token check refuse
-    suspended and deleted users."""
+    posts, the audit trail). Every open session and API token is revoked."""
     if user.pk == actor.pk:
         raise ApplicationError(
             "You cannot delete your own account.", code="cannot_modify_self", status=409
         )
     if user.deleted_at is not None:
         return
-    user.deleted_at = timezone.now()
+    user.deleted_at = user.sessions_revoked_at = timezone.now()
     user.is_active = False
-    user.save(update_fields=["deleted_at", "is_active", "updated_at"])
+    user.save(update_fields=["deleted_at", "is_active", "sessions_revoked_at", "updated_at"])
     audit_record(event=AuditEventType.USER_DELETED, request=request, actor=actor, target=user)
 
 

@@ -33,6 +33,14 @@ IDP_KIND_OF_PROVIDER = {provider: kind for kind, provider in IDP_KINDS.items()}
 
 LOOPBACK_HOSTS = {"localhost"}
 
+SAML_ADVANCED = {
+    "strict": True,
+    "want_assertion_signed": True,
+    "want_message_signed": False,
+    "authn_request_signed": False,
+    "reject_idp_initiated_sso": True,
+}
+
 POLICY_FIELDS = (
     "allow_self_registration",
     "self_registration_domains",
@@ -115,6 +123,11 @@ def _stored_settings(kind: str, app_settings: dict) -> dict:
     if kind == "oidc":
         # Always PKCE (S256): a provider that does not know it ignores the parameters.
         stored["oauth_pkce_enabled"] = True
+    else:
+        # allauth's SAML defaults accept an unsigned assertion inside a signed
+        # message and IdP-initiated logins; ours require signed assertions,
+        # answer only our own requests, and check everything strictly.
+        stored["advanced"] = SAML_ADVANCED
     return stored
 
 

@@ -1,5 +1,6 @@
 """Writing audit events."""
 
+from allauth.core.internal.httpkit import get_client_ip
 from django.http import HttpRequest
 
 from .models import AuditEvent, AuditEventType
@@ -8,11 +9,17 @@ USER_AGENT_MAX = 512
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # REMOTE_ADDR only: a forwarded header is the client's to forge unless a
-    # trusted proxy rewrites it, and that is the deployment's WSGI server's job.
+    """The client's address as allauth's rate limits see it: REMOTE_ADDR, or,
+    behind TRUSTED_PROXY_COUNT proxies, the address they forwarded."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return get_client_ip(request) or None
+
+
+def _printable(text: str, limit: int) -> str:
+    # Client-supplied text; PostgreSQL refuses NUL, and control characters
+    # have no business in a log line.
+    return "".join(ch for ch in text[:limit] if ch.isprintable())
 
 
 def audit_record(
@@ -35,8 +42,10 @@ def audit_record(
         event=event,
         actor=actor,
         target=target,
-        email=email[:255],
+        email=_printable(email, 255),
         ip_address=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:USER_AGENT_MAX],
+        user_agent=_printable(
+            request.META.get("HTTP_USER_AGENT", "") if request else "", USER_AGENT_MAX
+        ),
         metadata=metadata,
     )

@@ -107,24 +107,59 @@ class AdminUserInput(ProfileInput):
         return self._unique("employee_id", value)
 
 
+# The kinds of notification a user can switch per channel (email, push).
+NOTIFICATION_KINDS = (
+    "assignments",
+    "grades",
+    "announcements",
+    "messages",
+    "discussions",
+    "enrollment",
+    "digest",
+)
+
+
 class _Flags(serializers.DictField):
+    """An object of known names → booleans; anything else is a field error."""
+
     child = serializers.BooleanField()
+
+    def __init__(self, *, names, **kwargs):
+        super().__init__(**kwargs)
+        self.names = names
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(self.names))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown keys {unknown}; allowed: {', '.join(self.names)}."
+            )
+        return value
+
+
+class UiPreferencesInput(serializers.Serializer):
+    theme = serializers.ChoiceField(choices=["light", "dark", "system"], required=False)
+    language = serializers.CharField(max_length=10, required=False)
+
+    def validate_language(self, value: str) -> str:
+        if not LOCALE.match(value):
+            raise serializers.ValidationError("Not a language tag, e.g. 'en'.")
+        return value
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: "Unknown preference." for key in unknown})
+        return super().to_internal_value(data)
 
 
 class PreferencesInput(serializers.Serializer):
-    email_notifications = _Flags()
-    push_notifications = _Flags()
-    ui_preferences = serializers.DictField()
-    privacy_settings = _Flags()
-
-    def validate_ui_preferences(self, value: dict) -> dict:
-        theme = value.get("theme")
-        if theme is not None and theme not in ("light", "dark", "system"):
-            raise serializers.ValidationError({"theme": "One of light, dark, system."})
-        language = value.get("language")
-        if language is not None and not (isinstance(language, str) and LOCALE.match(language)):
-            raise serializers.ValidationError({"language": "Not a language tag, e.g. 'en'."})
-        return value
+    email_notifications = _Flags(names=NOTIFICATION_KINDS)
+    push_notifications = _Flags(names=NOTIFICATION_KINDS)
+    ui_preferences = UiPreferencesInput()
+    privacy_settings = _Flags(names=("show_email", "show_phone"))
 
 
 class PreferencesOutput(serializers.Serializer):

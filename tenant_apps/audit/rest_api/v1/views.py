@@ -2,6 +2,7 @@
 Institution admins only; newest first, paginated, filterable."""
 
 import django_filters
+from django import forms
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
@@ -10,12 +11,16 @@ from tenant_apps.audit.models import AuditEvent, AuditEventType
 from tenant_apps.audit.selectors import audit_events
 
 
+class IPAddressFilter(django_filters.Filter):
+    field_class = forms.GenericIPAddressField
+
+
 class AuditEventFilter(django_filters.FilterSet):
     event = django_filters.MultipleChoiceFilter(choices=AuditEventType.choices)
     actor = django_filters.UUIDFilter(field_name="actor_id")
     target = django_filters.UUIDFilter(field_name="target_id")
     email = django_filters.CharFilter(lookup_expr="iexact")
-    ip_address = django_filters.CharFilter()
+    ip_address = IPAddressFilter()
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -5,6 +5,8 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from conceptspro.api import ApplicationError
+from tenant_apps.accounts import services
 from tenant_apps.accounts.models import Role, User, UserPreferences
 from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
 from tenant_apps.audit.models import AuditEvent
@@ -250,3 +252,21 @@ def test_another_institutions_admin_cannot_touch_alpha_users(alpha, beta, studen
     assert beta_client.delete(f"/api/v1/users/{student.pk}/", **on_alpha).status_code == 401
     with tenant_context(alpha):
         assert User.objects.get(pk=student.pk).deleted_at is None
+
+
+def test_two_admins_cannot_demote_each_other_and_leave_none(alpha, admin_client, alpha_admin):
+    """The second of two crossing demotions runs with an actor who has just
+    lost the admin role: it is refused and the institution keeps an admin."""
+    second = _member(alpha, "second-admin@alpha.test", role=Role.ADMIN)
+    stale_first_admin = alpha_admin  # as loaded by a request that started before
+    response = admin_client.patch(
+        f"/api/v1/users/{second.pk}/", {"role": "instructor"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    # `second` lost admin in between; its own pending demotion of the first admin:
+    with tenant_context(alpha):
+        stale_second = User(pk=second.pk, role=Role.ADMIN, email=second.email)
+        with pytest.raises(ApplicationError) as refused:
+            services.user_update(actor=stale_second, user=stale_first_admin, role="student")
+        assert refused.value.code == "permission_denied"
+        assert User.objects.get(pk=alpha_admin.pk).role == Role.ADMIN

@@ -60,6 +60,22 @@ def _changed(user: User, changes: dict) -> dict:
     return {k: v for k, v in changes.items() if getattr(user, k) != v}
 
 
+def _actor_still_admin(actor: User) -> None:
+    """Before an admin loses their power (demotion, suspension, deletion): lock
+    the admins' rows and check the actor is still one of them. Two admins
+    demoting each other at once then queue up, and the second finds they are
+    no longer an admin, so the institution always keeps one."""
+    admins = User.objects.select_for_update().filter(
+        role=Role.ADMIN, is_active=True, is_suspended=False, deleted_at__isnull=True
+    )
+    if actor.pk not in {pk for pk in admins.values_list("pk", flat=True)}:
+        raise ApplicationError(
+            "You are no longer an administrator of this institution.",
+            code="permission_denied",
+            status=403,
+        )
+
+
 @transaction.atomic
 def user_profile_update(*, user: User, request=None, **changes) -> User:
     """A user edits their own profile: names, contact and display settings only."""
@@ -86,6 +102,8 @@ def user_update(*, actor: User, user: User, request=None, **changes) -> User:
             code="cannot_modify_self",
             status=409,
         )
+    if user.role == Role.ADMIN and (changed.get("role") or changed.get("is_suspended")):
+        _actor_still_admin(actor)
     old_role = user.role
     for field, value in changed.items():
         setattr(user, field, value)
@@ -129,6 +147,8 @@ def user_soft_delete(*, actor: User, user: User, request=None) -> None:
         )
     if user.deleted_at is not None:
         return
+    if user.role == Role.ADMIN:
+        _actor_still_admin(actor)
     user.deleted_at = user.sessions_revoked_at = timezone.now()
     user.is_active = False
     user.save(update_fields=["deleted_at", "is_active", "sessions_revoked_at", "updated_at"])

@@ -27,7 +27,12 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from conceptspro.api import ApplicationError
-from tenant_apps.audit.api import AuditEventType, audit_record
+from tenant_apps.audit.api import (
+    AuditEventType,
+    audit_event_build,
+    audit_record,
+    audit_record_many,
+)
 
 from . import policies, selectors
 from .models import Invitation, Role, User
@@ -575,17 +580,21 @@ def invitations_import_csv(
     Invitation.objects.bulk_update(
         [invitation for invitation, _, resent in issued if resent], _RESEND_FIELDS, batch_size=1000
     )
-    for invitation, _, resent in issued:
-        audit_record(
-            event=AuditEventType.INVITATION_SENT,
-            request=request,
-            actor=invited_by,
-            email=invitation.email,
-            invitation_id=str(invitation.pk),
-            role=invitation.role,
-            resent=resent,
-            source="csv",
-        )
+    audit_record_many(
+        [
+            audit_event_build(
+                event=AuditEventType.INVITATION_SENT,
+                request=request,
+                actor=invited_by,
+                email=invitation.email,
+                invitation_id=str(invitation.pk),
+                role=invitation.role,
+                resent=resent,
+                source="csv",
+            )
+            for invitation, _, resent in issued
+        ]
+    )
     _send_after_commit(
         [
             _invitation_message(invitation=invitation, key=key, request=request, inviter=invited_by)

@@ -601,3 +601,18 @@ def test_a_verification_key_from_alpha_verifies_nothing_on_beta(
     assert response.status_code == 400
     with tenant_context(beta):
         assert not EmailAddress.objects.get(pk=alpha_address_id).verified
+
+
+@pytest.mark.parametrize(
+    "policy", [{"password_login_enabled": False}, {"mfa_required_roles": ["student"]}]
+)
+def test_a_stricter_policy_stops_renewing_existing_api_sessions(alpha, alpha_client, policy):
+    make_user(alpha, "old-session@alpha.test")
+    tokens = login(alpha_client, "old-session@alpha.test").json()
+    set_policy(alpha, **policy)
+
+    refused = post(alpha_client, REFRESH, {"refresh_token": tokens["refresh_token"]})
+
+    assert refused.status_code == 401
+    assert error(refused)["code"] == "invalid_refresh_token"
+    assert alpha_client.get(ME, **bearer(tokens["access_token"])).status_code == 401

@@ -18,12 +18,13 @@ import jwt
 from allauth.core.internal.sessionkit import get_session_user
 from allauth.headless.internal.sessionkit import session_store
 from allauth.headless.tokens.strategies.jwt import internal
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import connection, transaction
 
-from . import policies
+from . import policies, selectors
 from .models import User
 
 AUTH_BACKEND = "tenant_apps.accounts.backends.AuthenticationBackend"
@@ -104,13 +105,32 @@ def token_pair_refresh(refresh_token: str) -> TokenPair:
             user, session, payload = found
             if not policies.can_sign_in(user):
                 raise RefreshRefused()
-            internal.invalidate_refresh_token(session, payload)
-            access = internal.create_access_token(user, session, _claims(user))
-            refresh = internal.create_refresh_token(user, session)
-            session.save()
+            ended = not _policy_still_admits(user)
+            if ended:
+                session.delete()  # committed: the access token stops too
+            else:
+                internal.invalidate_refresh_token(session, payload)
+                access = internal.create_access_token(user, session, _claims(user))
+                refresh = internal.create_refresh_token(user, session)
+                session.save()
     if found is None:
         raise RefreshRefused(reused=True, user=reused_by)
+    if ended:
+        raise RefreshRefused()
     return _pair(access, refresh)
+
+
+def _policy_still_admits(user: User) -> bool:
+    """API sessions are opened with a password (and a code where the user has
+    MFA). If the institution has since gone SSO only, or now requires MFA of
+    the user's role and the user has none, the session is not renewed: it ends
+    with its access token, within minutes of the policy change."""
+    policy = selectors.security_policy()
+    if not policy.password_login_enabled:
+        return False
+    if policies.mfa_required(user, policy):
+        return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    return True
 
 
 def _lock_session_row(payload: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/provisioning.py
+	$(PY) bench/invitations.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -14,30 +14,13 @@ Without DATABASE_URL / REDIS_URL it starts the embedded servers, as `make run` d
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import django_on_fresh_database, median_ms
+
 BENCH_DB = "conceptspro_bench"
-
-
-def _fresh_database() -> None:
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    admin = url._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = url._replace(path=f"/{BENCH_DB}").geturl()
-
-
-def _median_ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000
 
 
 def _provision(slug: str, method: str) -> tuple[float, float]:
@@ -81,18 +64,18 @@ def bench_provisioning(n: int) -> None:
     )
     assert sources == {"pool"}, f"pool runs did not all claim from the pool: {sources}"
 
-    baseline_total = _median_ms([t for t, _ in results["migrations"]])
-    baseline_schema = _median_ms([s for _, s in results["migrations"]])
+    baseline_total = median_ms([t for t, _ in results["migrations"]])
+    baseline_schema = median_ms([s for _, s in results["migrations"]])
     print(f"\nProvisioning, n={n} per path, median ms (ratio = migrate path / this path)")
     print(f"{'path':<22}{'provision':>12}{'schema step':>14}{'speed-up':>11}")
     names = {"migrations": "migrate (baseline)", "template": "cold path", "pool": "warm pool"}
     for key in ("migrations", "template", "pool"):
-        total = _median_ms([t for t, _ in results[key]])
-        schema = _median_ms([s for _, s in results[key]])
+        total = median_ms([t for t, _ in results[key]])
+        schema = median_ms([s for _, s in results[key]])
         print(f"{names[key]:<22}{total:>12.1f}{schema:>14.1f}{baseline_total / total:>10.1f}x")
     print(f"pool top-up, per schema (background): {fill * 1000:.1f} ms")
-    cold_schema = _median_ms([s for _, s in results["template"]])
-    pool_schema = _median_ms([s for _, s in results["pool"]])
+    cold_schema = median_ms([s for _, s in results["template"]])
+    pool_schema = median_ms([s for _, s in results["pool"]])
     print(
         f"(schema step alone: cold path {baseline_schema / cold_schema:.1f}x, "
         f"pool {baseline_schema / pool_schema:.1f}x faster)"
@@ -145,24 +128,9 @@ def main() -> int:
     parser.add_argument("--routing-requests", type=int, default=5000)
     options = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conceptspro.settings.local")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    from conceptspro.devstack import EmbeddedServers
-
-    servers = EmbeddedServers()
-    servers.start()
-    try:
-        _fresh_database()
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        call_command("migrate_schemas", shared=True, verbosity=0)
+    with django_on_fresh_database(BENCH_DB):
         bench_provisioning(options.n)
         bench_routing(options.routing_requests)
-    finally:
-        servers.stop()
     return 0
 
 

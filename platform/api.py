@@ -7,8 +7,8 @@ next, last) and a body of `{"count", "page", "per_page", "results"}`.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.response import Response
@@ -61,11 +61,36 @@ def _messages(detail):
     return str(detail)
 
 
+def error_body(*, code: str, message: str, fields=None, extra=None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}, **(extra or {})}}
+
+
 def error_response(
     *, status_code: int, code: str, message: str, fields=None, headers=None, extra=None
 ) -> Response:
-    body = {"error": {"code": code, "message": message, "fields": fields or {}, **(extra or {})}}
+    body = error_body(code=code, message=message, fields=fields, extra=extra)
     return Response(body, status=status_code, headers=headers)
+
+
+def error_json_response(*, status_code: int, code: str, message: str) -> JsonResponse:
+    """The same shape from middleware, which answers before DRF is involved."""
+    return JsonResponse(error_body(code=code, message=message), status=status_code)
+
+
+class KnownKeysSerializer(serializers.Serializer):
+    """An object input that refuses keys it does not declare, as field errors,
+    instead of silently dropping them (JSON settings and preferences)."""
+
+    unknown_key_message = "Unknown key."
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {key: [self.unknown_key_message] for key in unknown}
+                )
+        return super().to_internal_value(data)
 
 
 def exception_handler(exc, context):

@@ -270,3 +270,18 @@ def test_two_admins_cannot_demote_each_other_and_leave_none(alpha, admin_client,
             services.user_update(actor=stale_second, user=stale_first_admin, role="student")
         assert refused.value.code == "permission_denied"
         assert User.objects.get(pk=alpha_admin.pk).role == Role.ADMIN
+
+
+def test_own_preferences_need_a_member_of_this_institution(alpha, beta):
+    assert host_client("alpha.localhost").get("/api/v1/users/me/preferences/").status_code == 401
+    with tenant_context(beta):
+        beta_admin = User.objects.get(email="admin@beta.test")
+    crossed = _client(beta, beta_admin).patch(
+        "/api/v1/users/me/preferences/",
+        {"ui_preferences": {"theme": "dark"}},
+        content_type="application/json",
+        HTTP_HOST="alpha.localhost",
+    )
+    assert crossed.status_code == 401
+    with tenant_context(alpha):
+        assert not UserPreferences.objects.exists()

@@ -4,10 +4,11 @@ session (token sign-in refuses them at /api/v1/auth/login/ already)."""
 
 from allauth.mfa.models import Authenticator
 from django.db import connection
-from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django_tenants.utils import get_public_schema_name
+
+from conceptspro.api import error_json_response
 
 from . import policies, selectors
 
@@ -31,16 +32,11 @@ class MfaRequiredMiddleware:
     def __call__(self, request):
         if self._must_enrol(request):
             if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {
-                        "error": {
-                            "code": "mfa_setup_required",
-                            "message": "Your institution requires two-factor authentication "
-                            "for your role: set it up in your account's security page first.",
-                            "fields": {},
-                        }
-                    },
-                    status=403,
+                return error_json_response(
+                    status_code=403,
+                    code="mfa_setup_required",
+                    message="Your institution requires two-factor authentication for your "
+                    "role: set it up in your account's security page first.",
                 )
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)

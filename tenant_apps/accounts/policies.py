@@ -20,10 +20,6 @@ def is_institution_admin(user) -> bool:
     return is_active_member(user) and user.role == Role.ADMIN
 
 
-def can_list_users(user) -> bool:
-    return is_institution_admin(user)
-
-
 def can_view_user_profile(user, target: User) -> bool:
     """Every member sees another member's public card; admins see everything."""
     return (is_active_member(user) and target.deleted_at is None) or is_institution_admin(user)
@@ -34,15 +30,6 @@ def can_manage_user(user, target: User) -> bool:
 
 
 def can_invite_users(user) -> bool:
-    return is_institution_admin(user)
-
-
-def can_manage_security(user) -> bool:
-    """The security policy and the institution's identity providers."""
-    return is_institution_admin(user)
-
-
-def can_view_audit_log(user) -> bool:
     return is_institution_admin(user)
 
 

@@ -1,7 +1,7 @@
 """The institution's sign-in configuration, under /api/v1/institution/:
 identity providers (OpenID Connect and SAML) and the security policy.
 
-Institution admins only, on their own institution's host. Secrets are write-only.
+Institution admins only (IsInstitutionAdmin), on their own institution's host. Secrets are write-only.
 """
 
 from allauth.socialaccount.providers.base.provider import Provider
@@ -12,7 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conceptspro.api import PagePagination
+from conceptspro.api import KnownKeysSerializer, PagePagination
 
 from ... import selectors, sso
 from ...models import Role
@@ -29,16 +29,10 @@ def _endpoint_url(value: str) -> str:
     return value
 
 
-class _KnownKeysOnly(serializers.Serializer):
-    """Refuses keys it does not know: allauth reads more settings than we
-    offer (endpoint overrides, ...), and none of those may slip in."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown setting."] for key in unknown})
-        return super().to_internal_value(data)
+class _KnownKeysOnly(KnownKeysSerializer):
+    # allauth reads more settings than we offer (endpoint overrides, ...), and
+    # none of those may slip in.
+    unknown_key_message = "Unknown setting."
 
 
 class _RoleMappingSerializer(_KnownKeysOnly):

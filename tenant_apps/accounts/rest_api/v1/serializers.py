@@ -6,6 +6,7 @@ from functools import cache
 
 from rest_framework import serializers
 
+from conceptspro.api import KnownKeysSerializer
 from tenant_apps.accounts.models import Role, User
 
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2}|-[A-Z][a-z]{3})?$")
@@ -138,7 +139,9 @@ class _Flags(serializers.DictField):
         return value
 
 
-class UiPreferencesInput(serializers.Serializer):
+class UiPreferencesInput(KnownKeysSerializer):
+    unknown_key_message = "Unknown preference."
+
     theme = serializers.ChoiceField(choices=["light", "dark", "system"], required=False)
     language = serializers.CharField(max_length=10, required=False)
 
@@ -146,13 +149,6 @@ class UiPreferencesInput(serializers.Serializer):
         if not LOCALE.match(value):
             raise serializers.ValidationError("Not a language tag, e.g. 'en'.")
         return value
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: "Unknown preference." for key in unknown})
-        return super().to_internal_value(data)
 
 
 class PreferencesInput(serializers.Serializer):

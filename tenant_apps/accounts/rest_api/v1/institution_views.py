@@ -1,7 +1,8 @@
 """The institution's sign-in configuration, under /api/v1/institution/:
 identity providers (OpenID Connect and SAML) and the security policy.
 
-Institution admins only (IsInstitutionAdmin), on their own institution's host. Secrets are write-only.
+Institution admins only (IsInstitutionAdmin), on their own institution's host.
+Secrets are write-only.
 """
 
 from allauth.socialaccount.providers.base.provider import Provider

@@ -4,7 +4,10 @@ pagination style. Views raise; this module turns the exception into the answer.
 Errors: `{"error": {"code": "...", "message": "...", "fields": {...}}}`.
 Lists: `?page=&per_page=` (at most 100), RFC 8288 `Link` headers (first, prev,
 next, last) and a body of `{"count", "page", "per_page", "results"}`.
+Rate limits: per signed-in user and per client address (429 with Retry-After).
 """
+
+from django.conf import settings
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
@@ -12,6 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
 
@@ -198,3 +202,73 @@ class PagePagination(PageNumberPagination):
                 "results": schema,
             },
         }
+
+
+class UserRateThrottle(SimpleRateThrottle):
+    """Requests per signed-in user. The cache key carries the institution's
+    schema (django-tenants' key function), so user ids never collide."""
+
+    scope = "user"
+
+    def get_rate(self):
+        return settings.API_RATE_PER_USER
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": user.pk}
+
+
+class IPRateThrottle(SimpleRateThrottle):
+    """Requests per client address, signed in or not."""
+
+    scope = "ip"
+
+    def get_rate(self):
+        return settings.API_RATE_PER_IP
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": True},
+            },
+            "additionalProperties": True,
+        }
+    },
+}
+_ERROR_STATUSES = {
+    "400": "Malformed request or invalid fields.",
+    "401": "Not signed in, or the token is invalid.",
+    "403": "Signed in, but not allowed.",
+    "404": "Not found, or not visible to the caller.",
+    "429": "Too many requests; see Retry-After.",
+}
+
+
+def schema_add_error_responses(result, generator, request, public):
+    """drf-spectacular hook: every operation documents the one error shape for
+    the statuses any endpoint may answer."""
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = _ERROR_SCHEMA
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status_code, description in _ERROR_STATUSES.items():
+                responses.setdefault(
+                    status_code,
+                    {"description": description, "content": {"application/json": {"schema": ref}}},
+                )
+    return result

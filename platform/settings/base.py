@@ -62,6 +62,8 @@ SHARED_APPS = [
     *AUTH_APPS,
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_structlog",
 ]
 TENANT_APPS = [
@@ -69,6 +71,11 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     *AUTH_APPS,
+    "tenant_apps.idempotency",
+    "tenant_apps.courses",
+    "tenant_apps.content",
+    "tenant_apps.files",
+    "tenant_apps.announcements",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -203,8 +210,45 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "conceptspro.api.PagePagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "conceptspro.api.UserRateThrottle",
+        "conceptspro.api.IPRateThrottle",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "conceptspro.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # The client address a per-IP limit counts: REMOTE_ADDR, or the one the
+    # trusted proxies forwarded (never a client-supplied X-Forwarded-For).
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+}
+# Per signed-in user and per client address, in each institution's own cache
+# keys; over the limit is a 429 with Retry-After. DRF's rate syntax: "600/minute".
+API_RATE_PER_USER = env.str("API_RATE_PER_USER", default="600/minute")
+API_RATE_PER_IP = env.str("API_RATE_PER_IP", default="1200/minute")
+# A retried POST with the same Idempotency-Key answers the first result for this long.
+IDEMPOTENCY_KEY_HOURS = 24
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ConceptsPro API",
+    "DESCRIPTION": (
+        "The REST API of one institution, served on its own subdomain. Errors are "
+        '`{"error": {"code", "message", "fields"}}`; lists take `page` and `per_page` '
+        "(at most 100) and answer RFC 8288 `Link` headers; POSTs that create things "
+        "accept an `Idempotency-Key` header."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "conceptspro.api.schema_add_error_responses",
+    ],
 }
 
 # --- Identity: django-allauth (browser), its JWT token machinery (API), MFA, SSO. ---

@@ -13,3 +13,7 @@ STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
+# Tests that are not about rate limits should never meet one; the rate-limit
+# tests set their own.
+API_RATE_PER_USER = "100000/minute"
+API_RATE_PER_IP = "100000/minute"

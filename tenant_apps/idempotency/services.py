@@ -1,0 +1,106 @@
+"""`Idempotency-Key` for POSTs that create things (IETF
+draft-ietf-httpapi-idempotency-key-header).
+
+The key's row is inserted in the same transaction as whatever the request
+creates. A retry that arrives while the first request is still running waits
+on the row's unique index; when the first commits, the retry answers its stored
+response, and when it rolls back (an error), the retry runs afresh. So a
+request is carried out at most once per key, whatever the timing.
+"""
+
+import functools
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from conceptspro.api import ApplicationError
+
+from .models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+def _fingerprint(request) -> str:
+    """The request as the server understood it: method, path with query, and
+    its parsed body (uploads by name and size, so a retried multipart upload
+    with another boundary is still the same request)."""
+    data = request.data
+    if hasattr(data, "lists"):
+        body = {key: [str(v) for v in values] for key, values in data.lists()}
+    else:
+        body = data
+    uploads = {key: [(f.name, f.size) for f in request.FILES.getlist(key)] for key in request.FILES}
+    canonical = json.dumps(
+        [request.method, request.get_full_path(), body, uploads],
+        sort_keys=True,
+        cls=JSONEncoder,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.request_fingerprint != fingerprint:
+        raise ApplicationError(
+            "This Idempotency-Key was already used for a different request.",
+            code="idempotency_key_reused",
+            status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    headers = {"Idempotent-Replayed": "true"}
+    if record.response_location:
+        headers["Location"] = record.response_location
+    return Response(record.response_body, status=record.response_status, headers=headers)
+
+
+def idempotent(handler):
+    """Decorates a DRF view's `post`: with an `Idempotency-Key` header, the
+    first successful (2xx) answer is stored and replayed to every retry with
+    the same key and request; a different request under the same key is a 422.
+    Errors are not stored, so a corrected retry runs."""
+
+    @functools.wraps(handler)
+    def wrapper(view, request, *args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ApplicationError(
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                code="invalid_idempotency_key",
+                fields={HEADER: ["Invalid key."]},
+            )
+        fingerprint = _fingerprint(request)
+        cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+        with transaction.atomic():
+            IdempotencyRecord.objects.filter(user=request.user, created_at__lt=cutoff).delete()
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=request.user,
+                        key=key,
+                        request_fingerprint=fingerprint,
+                        response_status=0,
+                    )
+            except IntegrityError:
+                existing = IdempotencyRecord.objects.get(user=request.user, key=key)
+                return _replay(existing, fingerprint)
+            response = handler(view, request, *args, **kwargs)
+            if not 200 <= response.status_code < 300:
+                transaction.set_rollback(True)
+                return response
+            record.response_status = response.status_code
+            record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            record.response_location = response.get("Location", "")
+            record.save(update_fields=["response_status", "response_body", "response_location"])
+            return response
+
+    return wrapper

@@ -73,8 +73,8 @@ def beta(db) -> Institution:
     return Institution.objects.get(slug="beta")
 
 
-def host_client(host: str) -> Client:
-    return Client(HTTP_HOST=host)
+def host_client(host: str, **defaults) -> Client:
+    return Client(HTTP_HOST=host, **defaults)
 
 
 @pytest.fixture
@@ -117,6 +117,19 @@ def celery_worker(committed_db):
         app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks run in the caller's process and schema, for tests that are not
+    about the queue (those use `celery_worker`)."""
+    from conceptspro.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False
 
 
 @contextmanager

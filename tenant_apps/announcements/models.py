@@ -1,0 +1,1 @@
+"""Course announcements and who read them."""

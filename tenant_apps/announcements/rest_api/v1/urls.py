@@ -1,0 +1,3 @@
+"""URL stub: filled in by the announcements API."""
+
+urlpatterns = []

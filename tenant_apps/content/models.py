@@ -1,0 +1,1 @@
+"""Modules, content items and progress."""

@@ -1,0 +1,54 @@
+"""Shared set-up for API tests: members of an institution and clients that
+call its API through the tenant router, signed in with a real access token."""
+
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from tenant_apps.accounts.models import Role, User
+from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
+
+from .conftest import PASSWORD, host_client
+
+
+def member(institution, email: str, role: str = Role.STUDENT, **fields) -> User:
+    """A user of `institution` with the given institution role."""
+    with tenant_context(institution):
+        user = User.objects.create_user(
+            email,
+            PASSWORD,
+            first_name=fields.pop("first_name", email.split("@")[0].title()),
+            last_name=fields.pop("last_name", "Tester"),
+            role=role,
+            email_verified=True,
+            **fields,
+        )
+    connection.set_schema_to_public()
+    return user
+
+
+def admin_of(institution) -> User:
+    """The admin every provisioned institution starts with."""
+    with tenant_context(institution):
+        user = User.objects.get(email=f"admin@{institution.slug}.test")
+    connection.set_schema_to_public()
+    return user
+
+
+def api_client(institution, user: User) -> Client:
+    """A client on `institution`'s subdomain sending `user`'s Bearer token."""
+    with tenant_context(institution):
+        pair = token_pair_issue(user=user, session=api_session_open(user))
+    connection.set_schema_to_public()
+    return host_client(
+        f"{institution.schema_name}.localhost", HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"
+    )
+
+
+def error_code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def as_json(client: Client, method: str, path: str, body=None, **extra):
+    """POST/PUT/PATCH/DELETE with a JSON body."""
+    return getattr(client, method)(path, body, content_type="application/json", **extra)

@@ -8,7 +8,6 @@ Rate limits: per signed-in user and per client address (429 with Retry-After).
 """
 
 from django.conf import settings
-
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status

@@ -73,3 +73,6 @@ class StorageUsage(models.Model):
                 condition=models.Q(bytes_used__gte=0), name="storage_usage_not_negative"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.bytes_used} bytes in {self.file_count} files"

@@ -19,3 +19,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint("user", "key", name="idempotency_user_key_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.response_status})"

@@ -163,10 +163,13 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default=None)
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
-    AWS_QUERYSTRING_EXPIRE = 3600
+    AWS_QUERYSTRING_EXPIRE = env.int("FILE_URL_SECONDS", default=300)
     DEFAULT_FILE_STORAGE_BACKEND = "conceptspro.storage.TenantS3Storage"
 else:
     DEFAULT_FILE_STORAGE_BACKEND = "conceptspro.storage.TenantFileSystemStorage"
+# Uploads: the largest single file, and how long a signed download URL lives.
+FILE_UPLOAD_MAX_BYTES = env.int("FILE_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+FILE_URL_SECONDS = env.int("FILE_URL_SECONDS", default=300)
 STORAGES = {
     "default": {"BACKEND": DEFAULT_FILE_STORAGE_BACKEND},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,9 +1,11 @@
 """What other apps may use of courses."""
 
+from .copying import CopyContext, course_copy_step_register
 from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
 from .policies import CourseAccess, course_access, course_access_or_404
 
 __all__ = [
+    "CopyContext",
     "Course",
     "CourseAccess",
     "CourseRole",
@@ -13,4 +15,5 @@ __all__ = [
     "EnrollmentType",
     "course_access",
     "course_access_or_404",
+    "course_copy_step_register",
 ]

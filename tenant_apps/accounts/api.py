@@ -1,7 +1,14 @@
 """What other apps may use of accounts."""
 
 from .models import Role, User
-from .policies import IsActiveMember, IsInstitutionAdmin
+from .policies import IsActiveMember, IsInstitutionAdmin, is_active_member
 from .services import user_ensure
 
-__all__ = ["IsActiveMember", "IsInstitutionAdmin", "Role", "User", "user_ensure"]
+__all__ = [
+    "IsActiveMember",
+    "IsInstitutionAdmin",
+    "Role",
+    "User",
+    "is_active_member",
+    "user_ensure",
+]

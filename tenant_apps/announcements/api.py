@@ -1,0 +1,7 @@
+"""What other apps may use of announcements (notifications, in issue 7, will
+ask which are visible to students and when)."""
+
+from .models import Announcement, AnnouncementState
+from .selectors import visible_to_students
+
+__all__ = ["Announcement", "AnnouncementState", "visible_to_students"]

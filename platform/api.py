@@ -7,9 +7,17 @@ next, last) and a body of `{"count", "page", "per_page", "results"}`.
 Rate limits: per signed-in user and per client address (429 with Retry-After).
 """
 
+import math
+from datetime import UTC
+
+import django_filters
+from django import forms as django_forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
+from django.views import defaults
+from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser as DRFJSONParser
@@ -41,7 +49,14 @@ class ApplicationError(Exception):
         self.headers = headers or {}
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
 _CODES = {
+    RequestTooLarge: "request_too_large",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
     exceptions.PermissionDenied: "permission_denied",
@@ -80,6 +95,28 @@ def error_json_response(*, status_code: int, code: str, message: str) -> JsonRes
     return JsonResponse(error_body(code=code, message=message), status=status_code)
 
 
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found_handler(request, exception=None):
+    """Django's handler404 for the institution's site: a path no URL matches
+    answers the API's shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return error_json_response(status_code=404, code="not_found", message="Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error_handler(request):
+    """Django's handler500 for the institution's site: the API's shape under
+    /api/ (the error is logged by Django as usual), Django's page elsewhere."""
+    if _is_api(request):
+        return error_json_response(
+            status_code=500, code="server_error", message="Something went wrong on our side."
+        )
+    return defaults.server_error(request)
+
+
 class KnownKeysSerializer(serializers.Serializer):
     """An object input that refuses keys it does not declare, as field errors,
     instead of silently dropping them (JSON settings and preferences)."""
@@ -110,14 +147,21 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, met by DRF reading the body
+        # (JSON, form) or multipart fields: a SuspiciousOperation Django would
+        # answer with an HTML 400.
+        exc = RequestTooLarge()
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = exceptions.ParseError(str(exc))
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handling and logging take it
 
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if getattr(exc, "wait", None) is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))
 
     code = next((c for klass, c in _CODES.items() if isinstance(exc, klass)), None)
     if isinstance(exc, exceptions.ValidationError):
@@ -159,6 +203,37 @@ class JSONParser(DRFJSONParser):
         if _has_nul(data):
             raise exceptions.ParseError("JSON strings must not contain NUL (\\u0000) characters.")
         return data
+
+
+class _UTCIsoDateTimeField(IsoDateTimeField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it
+            raise django_forms.ValidationError(
+                "Enter a date/time between the years 1 and 9999 in UTC.", code="invalid"
+            ) from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """django-filter's ISO 8601 filter, turned into UTC before it reaches the
+    query: Python accepts any offset under 24 hours, PostgreSQL none beyond
+    ±15:59, so `?updated_since=2026-01-01T00:00-21:00` would end in a 500.
+    Every date-time filter of the API (`updated_since` first) uses this one."""
+
+    field_class = _UTCIsoDateTimeField
+
+
+def updated_since_filter() -> IsoDateTimeFilter:
+    """The `updated_since` every list takes: rows changed at or after it."""
+    return IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Only rows changed at or after this ISO 8601 date-time.",
+    )
 
 
 class PagePagination(PageNumberPagination):
@@ -247,6 +322,7 @@ _ERROR_SCHEMA = {
         }
     },
 }
+# What any operation may answer, whatever it does.
 _ERROR_STATUSES = {
     "400": "Malformed request or invalid fields.",
     "401": "Not signed in, or the token is invalid.",
@@ -254,20 +330,69 @@ _ERROR_STATUSES = {
     "404": "Not found, or not visible to the caller.",
     "429": "Too many requests; see Retry-After.",
 }
+# What an operation that takes a body may answer besides.
+_BODY_ERROR_STATUSES = {
+    "413": "The request body is larger than the server accepts.",
+    "415": "The body's Content-Type is not one this operation accepts.",
+}
+_IDEMPOTENCY_ERROR_STATUSES = {
+    "422": "This Idempotency-Key was already used for a different request.",
+}
+_HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+_LINK = {
+    "Link": {
+        "description": 'RFC 8288 links to the other pages: rel="first", "prev", "next", "last".',
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _takes_idempotency_key(operation) -> bool:
+    return any(
+        parameter.get("in") == "header" and parameter.get("name") == "Idempotency-Key"
+        for parameter in operation.get("parameters", [])
+    )
+
+
+def _is_page(response, components) -> bool:
+    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    if not ref:
+        return False
+    schema = components.get(ref.rsplit("/", 1)[-1], {})
+    return {"count", "page", "per_page", "results"} <= set(schema.get("properties", {}))
 
 
 def schema_add_error_responses(result, generator, request, public):
     """drf-spectacular hook: every operation documents the one error shape for
-    the statuses any endpoint may answer."""
+    the statuses it may answer (a view names its own, such as 409, with a
+    description only: the shape is filled in here), 429's Retry-After, and the
+    Link header of a page of a list."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = _ERROR_SCHEMA
-    ref = {"$ref": "#/components/schemas/Error"}
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
+            if method not in _HTTP_METHODS:
+                continue
             responses = operation.setdefault("responses", {})
-            for status_code, description in _ERROR_STATUSES.items():
-                responses.setdefault(
-                    status_code,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
+            statuses = dict(_ERROR_STATUSES)
+            if "requestBody" in operation:
+                statuses |= _BODY_ERROR_STATUSES
+            if _takes_idempotency_key(operation):
+                statuses |= _IDEMPOTENCY_ERROR_STATUSES
+            for status_code, description in statuses.items():
+                responses.setdefault(status_code, {"description": description})
+            for status_code, response in responses.items():
+                if status_code.startswith(("4", "5")) and "content" not in response:
+                    response["content"] = content
+                if status_code == "429":
+                    response.setdefault("headers", {}).update(_RETRY_AFTER)
+                if status_code == "200" and _is_page(response, components):
+                    response.setdefault("headers", {}).update(_LINK)
     return result

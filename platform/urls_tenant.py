@@ -12,3 +12,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("conceptspro.api_router")),
 ]
+
+# Under /api/, a path no URL matches (and a crash) answers in the API's error shape.
+handler404 = "conceptspro.api.not_found_handler"
+handler500 = "conceptspro.api.server_error_handler"

@@ -51,6 +51,7 @@ def test_unknown_subdomain_gets_json_under_api(db):
         "error": {
             "code": "institution_not_found",
             "message": "There is no institution at this address.",
+            "fields": {},
         }
     }
 

@@ -248,6 +248,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that several apps share (or that share a field name) get one
+    # schema name each.
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "tenant_apps.accounts.models.Role",
+        "InvitationStatusEnum": "tenant_apps.accounts.invitations.InvitationStatus",
+        "InvitationImportRowStatusEnum": "tenant_apps.accounts.invitations.ImportRowStatus",
+        "CourseStatusEnum": "tenant_apps.courses.models.CourseStatus",
+        "CourseRoleEnum": "tenant_apps.courses.models.CourseRole",
+        "EnrollmentStatusEnum": "tenant_apps.courses.models.EnrollmentStatus",
+        "EnrollmentTypeEnum": "tenant_apps.courses.models.EnrollmentType",
+        "EnrollmentImportStatusEnum": "tenant_apps.courses.models.ImportStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "conceptspro.api.schema_add_error_responses",

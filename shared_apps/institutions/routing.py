@@ -16,11 +16,12 @@ import redis
 import structlog
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import schema_exists
+
+from conceptspro.api import error_json_response
 
 from .models import Domain, Institution
 
@@ -150,7 +151,7 @@ class InstitutionRoutingMiddleware:
 
 def _refusal(request, status, code, message, template, institution=None):
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        return error_json_response(status_code=status, code=code, message=message)
     host = request.get_host()
     context = {
         "institution": institution,

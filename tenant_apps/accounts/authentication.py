@@ -1,5 +1,6 @@
 """DRF authentication by `Authorization: Bearer <access token>`."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -38,3 +39,20 @@ class AccessTokenAuthentication(BaseAuthentication):
         if description is None:
             return f'Bearer realm="{REALM}"'
         return f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+
+
+class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes AccessTokenAuthentication: an HTTP
+    Bearer scheme whose token is the JWT /api/v1/auth/login/ hands out.
+    drf-spectacular finds it by subclass registration, when this module loads."""
+
+    target_class = AccessTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "The `access_token` from /api/v1/auth/login/ or /api/v1/auth/refresh/.",
+        }

@@ -4,8 +4,9 @@ draft-ietf-httpapi-idempotency-key-header).
 The key's row is inserted in the same transaction as whatever the request
 creates. A retry that arrives while the first request is still running waits
 on the row's unique index; when the first commits, the retry answers its stored
-response, and when it rolls back (an error), the retry runs afresh. So a
-request is carried out at most once per key, whatever the timing.
+response, and when it fails (an error: it rolls back, or drops the row), the
+retry runs afresh. So a request is carried out at most once per key, whatever
+the timing.
 """
 
 import functools
@@ -16,6 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -26,6 +28,17 @@ from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+SCHEMA_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {MAX_KEY_LENGTH} printable characters naming this request: a retry with "
+        "the same key and body answers the first result (with `Idempotent-Replayed: true`) "
+        "and does nothing again; the same key with another body is a 422."
+    ),
+)
 
 
 def _fingerprint(request) -> str:
@@ -64,12 +77,14 @@ def idempotent(handler):
     """Decorates a DRF view's `post`: with an `Idempotency-Key` header, the
     first successful (2xx) answer is stored and replayed to every retry with
     the same key and request; a different request under the same key is a 422.
-    Errors are not stored, so a corrected retry runs."""
+    Errors are not stored, so a corrected retry runs. The OpenAPI schema of
+    the operation documents the header."""
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get(HEADER)
-        if key is None:
+        if key is None or not getattr(request.user, "is_authenticated", False):
+            # A key is the caller's: without a signed-in user there is no one to scope it to.
             return handler(view, request, *args, **kwargs)
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
@@ -95,7 +110,10 @@ def idempotent(handler):
                 return _replay(existing, fingerprint)
             response = handler(view, request, *args, **kwargs)
             if not 200 <= response.status_code < 300:
-                transaction.set_rollback(True)
+                # Not stored, so a retry runs afresh (a concurrent one waiting on
+                # the key's index goes ahead); what the handler did stands, as it
+                # would have without a key.
+                record.delete()
                 return response
             record.response_status = response.status_code
             record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
@@ -103,4 +121,4 @@ def idempotent(handler):
             record.save(update_fields=["response_status", "response_body", "response_location"])
             return response
 
-    return wrapper
+    return extend_schema(parameters=[SCHEMA_PARAMETER])(wrapper)

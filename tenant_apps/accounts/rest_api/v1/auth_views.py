@@ -58,6 +58,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -75,12 +76,58 @@ REFRESH_COOKIE_PATH = "/api/v1/auth/"
 EMAIL_VERIFICATION_MANDATORY = account_settings.EmailVerificationMethod.MANDATORY
 
 
+@extend_schema_serializer(component_name="TokenUser")
 class UserOutput(serializers.Serializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     role = serializers.CharField()
+
+
+class TokenOutput(serializers.Serializer):
+    """The token response (documentation: `_token_response` builds it)."""
+
+    access_token = serializers.CharField()
+    token_type = serializers.ChoiceField(choices=["Bearer"])
+    expires_in = serializers.IntegerField(help_text="Seconds the access token stays valid.")
+    refresh_token = serializers.CharField(
+        required=False, help_text="Left out when it was set as the refresh cookie instead."
+    )
+    refresh_expires_in = serializers.IntegerField()
+    user = UserOutput(required=False, help_text="On sign-in only.")
+
+
+class DetailOutput(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class RegisterInput(serializers.Serializer):
+    """The body /register/ takes (documentation: RegisterView.Input, allauth's
+    form, validates it)."""
+
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class EmailInput(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class ResetPasswordBody(serializers.Serializer):
+    key = serializers.CharField(help_text="The key from the password reset email.")
+    password = serializers.CharField(trim_whitespace=False)
+
+
+class VerifyEmailBody(serializers.Serializer):
+    key = serializers.CharField(help_text="The key from the verification email.")
+
+
+class VerifiedEmailOutput(serializers.Serializer):
+    email = serializers.EmailField()
+    verified = serializers.BooleanField()
 
 
 class AnonymousAuthEndpoint(APIView):
@@ -241,6 +288,12 @@ class RegisterView(AnonymousAuthEndpoint):
                     self.add_error("password", error)
             return cleaned_data
 
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterInput,
+        responses={201: DetailOutput},
+        auth=[],
+    )
     def post(self, request):
         django_request = request._request
         if not get_adapter(django_request).is_open_for_signup(django_request):
@@ -291,12 +344,14 @@ class LoginView(AnonymousAuthEndpoint):
     optional refresh cookie.
     """
 
+    @extend_schema_serializer(component_name="LoginInput")
     class Input(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(trim_whitespace=False)
         code = serializers.CharField(required=False, allow_blank=True)
         refresh_cookie = serializers.BooleanField(required=False, default=False)
 
+    @extend_schema(operation_id="auth_login", request=Input, responses={200: TokenOutput}, auth=[])
     def post(self, request):
         django_request = request._request
         _consume_rate_limit(django_request, action="login")
@@ -411,10 +466,14 @@ class RefreshView(AnonymousAuthEndpoint):
     (`token.refresh_reused`).
     """
 
+    @extend_schema_serializer(component_name="RefreshInput")
     class Input(serializers.Serializer):
         refresh_token = serializers.CharField(required=False)
         refresh_cookie = serializers.BooleanField(required=False)
 
+    @extend_schema(
+        operation_id="auth_refresh", request=Input, responses={200: TokenOutput}, auth=[]
+    )
     def post(self, request):
         data = self.Input(data=_body(request))
         data.is_valid(raise_exception=True)
@@ -460,9 +519,15 @@ class LogoutView(APIView):
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema_serializer(component_name="LogoutInput")
     class Input(serializers.Serializer):
         refresh_token = serializers.CharField(required=False)
 
+    @extend_schema(
+        operation_id="auth_logout",
+        request=Input,
+        responses={204: OpenApiResponse(description="Signed out.")},
+    )
     def post(self, request):
         data = self.Input(data=_body(request))
         data.is_valid(raise_exception=True)
@@ -491,6 +556,12 @@ class ForgotPasswordView(AnonymousAuthEndpoint):
     (allauth's `reset_password` limit, per address and per IP).
     """
 
+    @extend_schema(
+        operation_id="auth_forgot_password",
+        request=EmailInput,
+        responses={200: DetailOutput},
+        auth=[],
+    )
     def post(self, request):
         django_request = request._request
         form = RequestPasswordResetInput(data=_body(request))
@@ -517,6 +588,12 @@ class ResetPasswordView(AnonymousAuthEndpoint):
     key, `fields.password` for a weak password; 429 `rate_limited`.
     """
 
+    @extend_schema(
+        operation_id="auth_reset_password",
+        request=ResetPasswordBody,
+        responses={200: DetailOutput},
+        auth=[],
+    )
     def post(self, request):
         django_request = request._request
         _consume_rate_limit(django_request, action="reset_password_from_key")
@@ -534,6 +611,12 @@ class VerifyEmailView(AnonymousAuthEndpoint):
     the email. Body: key. 200 with the verified address; 400 `invalid` with
     `fields.key` for a bad, expired or already used key."""
 
+    @extend_schema(
+        operation_id="auth_verify_email",
+        request=VerifyEmailBody,
+        responses={200: VerifiedEmailOutput},
+        auth=[],
+    )
     def post(self, request):
         django_request = request._request
         form = VerifyEmailInput(data=_body(request))
@@ -558,9 +641,16 @@ class ResendVerificationView(AnonymousAuthEndpoint):
     email per address every few minutes) silently skips extra sends.
     """
 
+    @extend_schema_serializer(component_name="ResendVerificationInput")
     class Input(serializers.Serializer):
         email = serializers.EmailField()
 
+    @extend_schema(
+        operation_id="auth_resend_verification",
+        request=Input,
+        responses={200: DetailOutput},
+        auth=[],
+    )
     def post(self, request):
         data = self.Input(data=_body(request))
         data.is_valid(raise_exception=True)

@@ -9,6 +9,12 @@ from allauth.socialaccount.providers.base.provider import Provider
 from allauth.utils import build_absolute_uri
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -119,6 +125,7 @@ def _validated_settings(kind: str, data) -> dict:
     return serializer.validated_data
 
 
+@extend_schema_serializer(component_name="IdentityProvider")
 class IdentityProviderOutput(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.SerializerMethodField()
@@ -132,6 +139,7 @@ class IdentityProviderOutput(serializers.Serializer):
     redirect_uri = serializers.SerializerMethodField()
     metadata_url = serializers.SerializerMethodField()
 
+    @extend_schema_field(serializers.ChoiceField(choices=list(sso.IDP_KINDS)))
     def get_type(self, app) -> str:
         return sso.identity_provider_kind(app)
 
@@ -153,6 +161,7 @@ class IdentityProviderOutput(serializers.Serializer):
             name, kwargs = "openid_connect_callback", {"provider_id": app.provider_id}
         return self._absolute(reverse(name, kwargs=kwargs))
 
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_metadata_url(self, app) -> str | None:
         if app.provider != sso.IDP_KINDS["saml"]:
             return None
@@ -180,7 +189,9 @@ class IdentityProviderListView(APIView):
     Institution admins only."""
 
     permission_classes = [IsInstitutionAdmin]
+    pagination_class = PagePagination
 
+    @extend_schema_serializer(component_name="IdentityProviderCreateInput")
     class InputSerializer(serializers.Serializer):
         type = serializers.ChoiceField(choices=list(sso.IDP_KINDS))
         provider_id = serializers.SlugField(max_length=100)
@@ -202,11 +213,22 @@ class IdentityProviderListView(APIView):
                     )
             return attrs
 
+    @extend_schema(
+        operation_id="institution_identity_providers_list",
+        responses=IdentityProviderOutput(many=True),
+    )
     def get(self, request):
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(sso.identity_provider_list(), request, view=self)
         return paginator.get_paginated_response([_provider_output(request, a) for a in page])
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: IdentityProviderOutput,
+            409: OpenApiResponse(description="`provider_id_taken`."),
+        },
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -231,6 +253,7 @@ class IdentityProviderDetailView(APIView):
 
     permission_classes = [IsInstitutionAdmin]
 
+    @extend_schema_serializer(component_name="IdentityProviderUpdateInput")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=40)
         client_id = serializers.CharField(max_length=191, required=False)
@@ -255,12 +278,15 @@ class IdentityProviderDetailView(APIView):
     def _app(self, pk):
         return get_object_or_404(sso.identity_provider_list(), pk=pk)
 
+    @extend_schema(responses=IdentityProviderOutput)
     def get(self, request, pk):
         return Response(_provider_output(request, self._app(pk)))
 
+    @extend_schema(request=InputSerializer, responses=IdentityProviderOutput)
     def put(self, request, pk):
         return self._update(request, pk, partial=False)
 
+    @extend_schema(request=InputSerializer(partial=True), responses=IdentityProviderOutput)
     def patch(self, request, pk):
         return self._update(request, pk, partial=True)
 
@@ -274,6 +300,14 @@ class IdentityProviderDetailView(APIView):
         app = sso.identity_provider_update(actor=request.user, request=request, app=app, **changes)
         return Response(_provider_output(request, app))
 
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            409: OpenApiResponse(
+                description="`identity_provider_required`: sign-in would have no way in."
+            ),
+        }
+    )
     def delete(self, request, pk):
         sso.identity_provider_delete(actor=request.user, request=request, app=self._app(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -286,6 +320,7 @@ class SecurityPolicyView(APIView):
 
     permission_classes = [IsInstitutionAdmin]
 
+    @extend_schema_serializer(component_name="SecurityPolicyInput")
     class InputSerializer(serializers.Serializer):
         allow_self_registration = serializers.BooleanField()
         self_registration_domains = serializers.ListField(
@@ -320,6 +355,7 @@ class SecurityPolicyView(APIView):
                     attrs[field] = sorted(set(attrs[field]))
             return attrs
 
+    @extend_schema_serializer(component_name="SecurityPolicy")
     class OutputSerializer(serializers.Serializer):
         allow_self_registration = serializers.BooleanField()
         self_registration_domains = serializers.ListField(child=serializers.CharField())
@@ -327,12 +363,27 @@ class SecurityPolicyView(APIView):
         mfa_required_roles = serializers.ListField(child=serializers.CharField())
         updated_at = serializers.DateTimeField()
 
+    @extend_schema(responses=OutputSerializer)
     def get(self, request):
         return Response(self.OutputSerializer(selectors.security_policy()).data)
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            409: OpenApiResponse(description="`no_identity_provider`: SSO only needs one."),
+        },
+    )
     def put(self, request):
         return self._update(request, partial=False)
 
+    @extend_schema(
+        request=InputSerializer(partial=True),
+        responses={
+            200: OutputSerializer,
+            409: OpenApiResponse(description="`no_identity_provider`: SSO only needs one."),
+        },
+    )
     def patch(self, request):
         return self._update(request, partial=True)
 

@@ -1,5 +1,11 @@
 """The invitations API, under /api/v1/users/invitations/. Institution admins only."""
 
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -9,8 +15,16 @@ from conceptspro.api import PagePagination
 from tenant_apps.accounts import invitations
 from tenant_apps.accounts.models import Role
 from tenant_apps.accounts.policies import IsInstitutionAdmin
+from tenant_apps.idempotency.api import idempotent
 
 
+@extend_schema_serializer(component_name="Inviter")
+class _InviterOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+
+
+@extend_schema_serializer(component_name="Invitation")
 class InvitationOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
@@ -25,12 +39,23 @@ class InvitationOutputSerializer(serializers.Serializer):
     accepted_at = serializers.DateTimeField(allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(serializers.ChoiceField(choices=invitations.InvitationStatus.choices))
     def get_status(self, invitation) -> str:
         return invitations.invitation_status(invitation)
 
+    @extend_schema_field(_InviterOutput(allow_null=True))
     def get_invited_by(self, invitation) -> dict | None:
         inviter = invitation.invited_by
         return None if inviter is None else {"id": str(inviter.pk), "email": inviter.email}
+
+
+@extend_schema_serializer(component_name="InvitationSent")
+class InvitationSentOutput(InvitationOutputSerializer):
+    """What POST answers (documentation: the view adds `resent`)."""
+
+    resent = serializers.BooleanField(
+        help_text="True when an open invitation for the address was sent again."
+    )
 
 
 class InvitationListCreateView(APIView):
@@ -44,26 +69,46 @@ class InvitationListCreateView(APIView):
     """
 
     permission_classes = [IsInstitutionAdmin]
+    pagination_class = PagePagination
 
+    @extend_schema_serializer(component_name="InvitationFilter")
     class FilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(
             choices=invitations.InvitationStatus.choices, required=False
         )
 
+    @extend_schema_serializer(component_name="InvitationInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(max_length=255)
         role = serializers.ChoiceField(choices=Role.choices, default=Role.STUDENT)
         first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
         last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
+    @extend_schema(
+        operation_id="users_invitations_list",
+        parameters=[FilterSerializer],
+        responses=InvitationOutputSerializer(many=True),
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         queryset = invitations.invitation_list(status=filters.validated_data.get("status", ""))
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(InvitationOutputSerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="users_invitations_create",
+        request=InputSerializer,
+        responses={
+            201: InvitationSentOutput,
+            200: OpenApiResponse(
+                InvitationSentOutput, description="An open invitation was sent again."
+            ),
+            409: OpenApiResponse(description="`user_exists`: the address has an account."),
+        },
+    )
+    @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -85,16 +130,40 @@ class InvitationDetailView(APIView):
 
     permission_classes = [IsInstitutionAdmin]
 
+    @extend_schema(responses=InvitationOutputSerializer)
     def get(self, request, invitation_id):
         invitation = invitations.invitation_get(invitation_id=invitation_id)
         return Response(InvitationOutputSerializer(invitation).data)
 
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Revoked."),
+            409: OpenApiResponse(description="`invitation_accepted`: already accepted."),
+        }
+    )
     def delete(self, request, invitation_id):
         invitation = invitations.invitation_get(invitation_id=invitation_id)
         invitations.invitation_revoke(
             invitation=invitation, revoked_by=request.user, request=request
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_serializer(component_name="InvitationImportRow")
+class _ImportRowOutput(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The line in the file; the header is row 1.")
+    email = serializers.CharField()
+    role = serializers.CharField()
+    status = serializers.ChoiceField(choices=invitations.ImportRowStatus.choices)
+    message = serializers.CharField()
+
+
+class InvitationImportReport(serializers.Serializer):
+    """The per-row report of a CSV import (documentation: ImportReport.as_dict)."""
+
+    dry_run = serializers.BooleanField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Rows per status.")
+    rows = _ImportRowOutput(many=True)
 
 
 class InvitationImportView(APIView):
@@ -112,10 +181,12 @@ class InvitationImportView(APIView):
     permission_classes = [IsInstitutionAdmin]
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="InvitationImportInput")
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(allow_empty_file=True)
         dry_run = serializers.BooleanField(default=False)
 
+    @extend_schema(request=InputSerializer, responses=InvitationImportReport)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

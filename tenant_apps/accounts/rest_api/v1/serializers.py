@@ -20,6 +20,9 @@ def _timezones() -> frozenset[str]:
 class UserOutput(serializers.ModelSerializer):
     """Everything about a user: for the user themself and for admins."""
 
+    # A URL or "" (none): the model's URLField would document a URI only.
+    profile_image_url = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = [
@@ -65,6 +68,26 @@ class UserCardOutput(serializers.Serializer):
         if privacy.get("show_phone"):
             data["phone"] = user.phone
         return data
+
+
+class UserProfileOutput(UserCardOutput):
+    """The schema of GET /users/{id}/ (documentation only): the card's fields
+    always, email and phone where the user's privacy settings show them, and
+    every field of UserOutput for admins and for the user themself."""
+
+    email = serializers.EmailField(required=False)
+    phone = serializers.CharField(required=False)
+    student_id = serializers.CharField(required=False, allow_null=True)
+    employee_id = serializers.CharField(required=False, allow_null=True)
+    timezone = serializers.CharField(required=False)
+    locale = serializers.CharField(required=False)
+    email_verified = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+    is_suspended = serializers.BooleanField(required=False)
+    last_login = serializers.DateTimeField(required=False, allow_null=True)
+    created_at = serializers.DateTimeField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
+    deleted_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ProfileInput(serializers.Serializer):

@@ -4,12 +4,15 @@ and decided by tenant_apps.accounts.policies."""
 import django_filters
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conceptspro.api import updated_since_filter
 from tenant_apps.accounts import policies, selectors, services
 from tenant_apps.accounts.models import Role, User
 
@@ -20,6 +23,7 @@ from .serializers import (
     ProfileInput,
     UserCardOutput,
     UserOutput,
+    UserProfileOutput,
 )
 
 
@@ -30,9 +34,12 @@ class MeView(APIView):
 
     permission_classes = [policies.IsActiveMember]
 
+    @extend_schema(responses=UserOutput)
     def get(self, request):
         return Response(UserOutput(request.user).data)
 
+    # PUT and PATCH alike: any subset of the fields.
+    @extend_schema(request=ProfileInput(partial=True), responses=UserOutput)
     def put(self, request):
         data = ProfileInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -51,12 +58,15 @@ class MyPreferencesView(APIView):
 
     permission_classes = [policies.IsActiveMember]
 
+    @extend_schema(responses=PreferencesOutput)
     def get(self, request):
         return Response(PreferencesOutput(selectors.user_preferences(request.user)).data)
 
+    @extend_schema(request=PreferencesInput(partial=True), responses=PreferencesOutput)
     def put(self, request):
         return self._update(request, replace=True)
 
+    @extend_schema(request=PreferencesInput(partial=True), responses=PreferencesOutput)
     def patch(self, request):
         return self._update(request, replace=False)
 
@@ -73,7 +83,7 @@ class UserFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="_search", help_text="Name, email or id.")
     role = django_filters.ChoiceFilter(choices=Role.choices)
     is_suspended = django_filters.BooleanFilter()
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = updated_since_filter()
     ordering = django_filters.OrderingFilter(
         fields=["last_name", "first_name", "email", "created_at", "updated_at", "role"]
     )
@@ -86,6 +96,15 @@ class UserFilter(django_filters.FilterSet):
         return selectors.user_search(queryset, value)
 
 
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "include_deleted",
+            OpenApiTypes.BOOL,
+            description="Include soft-deleted users (`true` or `1`).",
+        )
+    ]
+)
 class UserListView(ListAPIView):
     """GET /users/: the institution's users, paginated. Admins only. Filters:
     q (search), role, is_suspended, updated_since, include_deleted; ordering."""
@@ -121,6 +140,7 @@ class UserDetailView(APIView):
             raise PermissionDenied("Only the institution's administrators may change users.")
         return user
 
+    @extend_schema(responses=UserProfileOutput)
     def get(self, request, pk):
         user = self._user(request, pk)
         if policies.can_manage_user(request.user, user) or user.pk == request.user.pk:
@@ -128,6 +148,8 @@ class UserDetailView(APIView):
         privacy = selectors.user_privacy(user)
         return Response(UserCardOutput(user, context={"privacy": privacy}).data)
 
+    # PUT and PATCH alike: any subset of the fields.
+    @extend_schema(request=AdminUserInput(partial=True), responses=UserOutput)
     def put(self, request, pk):
         user = self._managed_user(request, pk)
         data = AdminUserInput(data=request.data, partial=True, context={"user": user})
@@ -139,6 +161,7 @@ class UserDetailView(APIView):
 
     patch = put
 
+    @extend_schema(responses={204: OpenApiResponse(description="Deleted (soft).")})
     def delete(self, request, pk):
         user = self._managed_user(request, pk)
         services.user_soft_delete(actor=request.user, user=user, request=request)

@@ -6,6 +6,7 @@ from django import forms
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from conceptspro.api import IsoDateTimeFilter
 from tenant_apps.accounts.api import IsInstitutionAdmin
 from tenant_apps.audit.models import AuditEvent, AuditEventType
 from tenant_apps.audit.selectors import audit_events
@@ -21,8 +22,8 @@ class AuditEventFilter(django_filters.FilterSet):
     target = django_filters.UUIDFilter(field_name="target_id")
     email = django_filters.CharFilter(lookup_expr="iexact")
     ip_address = IPAddressFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent
@@ -54,6 +55,11 @@ class AuditEventOutput(serializers.ModelSerializer):
 
 
 class AuditEventListView(ListAPIView):
+    """GET /audit-events/: the audit trail, newest first, paginated. Filters:
+    event (repeatable), actor, target, email, ip_address, since, until.
+
+    Who may call: an active admin of this institution."""
+
     permission_classes = [IsInstitutionAdmin]
     serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter

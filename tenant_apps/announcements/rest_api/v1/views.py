@@ -18,6 +18,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from conceptspro.api import IsoDateTimeFilter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.announcements import policies, selectors, services
 from tenant_apps.announcements.models import Announcement, AnnouncementRead, AnnouncementState
@@ -40,7 +41,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class AnnouncementFilter(django_filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         method="_updated_since",
         help_text="Changed, published or expired since this time (scheduled announcements "
         "appear when their publication time comes, without being changed).",
@@ -79,7 +80,7 @@ class AnnouncementFilter(django_filters.FilterSet):
 
 
 class AnnouncementReadFilter(django_filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = IsoDateTimeFilter(
         field_name="read_at", lookup_expr="gte", help_text="Read since this time."
     )
     ordering = django_filters.OrderingFilter(

@@ -1,0 +1,6 @@
+"""What other apps may use of modules, content and progress."""
+
+from .models import ContentItem, ContentType, Module
+from .selectors import content_item_is_open, student_visible_items
+
+__all__ = ["ContentItem", "ContentType", "Module", "content_item_is_open", "student_visible_items"]

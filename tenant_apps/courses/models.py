@@ -162,3 +162,42 @@ class Enrollment(models.Model):
             and self.status == EnrollmentStatus.ENROLLED
             and self.enrollment_type != EnrollmentType.WAITLIST
         )
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class CourseEnrollmentImport(models.Model):
+    """One bulk enrollment from a CSV file (SIS-style: email, role, section):
+    the file as uploaded, and once a worker has run it, the per-row report."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dry_run = models.BooleanField(default=False)
+    filename = models.CharField(max_length=255, blank=True)
+    csv_text = models.TextField(help_text="The uploaded file, decoded; the task reads it here.")
+    status = models.CharField(
+        max_length=20, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    counts = models.JSONField(default=dict, blank=True)
+    rows = models.JSONField(
+        default=list, blank=True, help_text="[{row, email, role, section, outcome, message}]"
+    )
+    error = models.TextField(blank=True, help_text="Why the whole import failed, if it did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.id} into {self.course_id} ({self.status})"

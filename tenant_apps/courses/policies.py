@@ -11,10 +11,15 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
-from tenant_apps.accounts.api import Role
-from tenant_apps.accounts.policies import is_active_member
+from tenant_apps.accounts.api import Role, is_active_member
 
 from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
+
+
+def may_teach(user) -> bool:
+    """May create courses and be named a course's instructor: the institution's
+    active instructors and admins."""
+    return is_active_member(user) and user.role in (Role.INSTRUCTOR, Role.ADMIN)
 
 
 def self_enrollment_open(course: Course) -> bool:
@@ -115,6 +120,11 @@ class CourseAccess:
     @property
     def can_manage_enrollment(self) -> bool:
         return self.is_admin or self.is_instructor
+
+    @property
+    def can_assign_instructor(self) -> bool:
+        """Hand the course to another instructor: admins only."""
+        return self.is_admin
 
     @property
     def can_view_roster(self) -> bool:

@@ -71,3 +71,31 @@ def test_create_institution_refuses_an_unknown_plan(db):
             "--plan",
             "gold",
         )
+
+
+def test_seed_demo_makes_the_demo_institution_and_its_course_once(db, capsys):
+    from django_tenants.utils import tenant_context
+
+    from shared_apps.institutions.models import Institution
+    from tenant_apps.announcements.models import Announcement
+    from tenant_apps.content.models import ContentItem
+    from tenant_apps.courses.models import Course
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert "student1@demo.test" in capsys.readouterr().out
+    with tenant_context(Institution.objects.get(slug="demo")):
+        course = Course.objects.get()
+        assert (course.code, course.status, course.current_enrollment) == (
+            "BIO 101",
+            "published",
+            3,
+        )
+        assert sorted(course.enrollments.values_list("user__email", "role")) == [
+            ("student1@demo.test", "student"),
+            ("student2@demo.test", "student"),
+            ("student3@demo.test", "student"),
+            ("ta@demo.test", "ta"),
+        ]
+        assert ContentItem.objects.filter(module__course=course).count() == 2
+        assert Announcement.objects.filter(course=course).count() == 1

@@ -3,6 +3,7 @@
 from .copying import CopyContext, course_copy_step_register
 from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
 from .policies import CourseAccess, course_access, course_access_or_404
+from .services import course_create, enrollment_add
 
 __all__ = [
     "CopyContext",
@@ -16,4 +17,6 @@ __all__ = [
     "course_access",
     "course_access_or_404",
     "course_copy_step_register",
+    "course_create",
+    "enrollment_add",
 ]

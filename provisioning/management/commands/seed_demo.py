@@ -1,15 +1,22 @@
-"""Provision the `demo` institution with an admin, an instructor and students.
+"""Provision the `demo` institution with an admin, an instructor, a TA and
+students, and one published course they are all in.
 
 Idempotent: running it again changes nothing and prints the same credentials.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from provisioning import services
 from shared_apps.institutions.models import Institution
-from tenant_apps.accounts.api import Role, user_ensure
+from tenant_apps.accounts.api import Role, User, user_ensure
+from tenant_apps.announcements.api import announcement_create
+from tenant_apps.content.api import ContentType, content_item_create, module_create
+from tenant_apps.courses.api import Course, CourseRole, course_create, enrollment_add
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "conceptspro-demo"  # noqa: S105 -- development only, printed on every start
@@ -49,8 +56,58 @@ class Command(BaseCommand):
                 user_ensure(
                     email=email, first_name=first, last_name=last, role=role, password=DEMO_PASSWORD
                 )
+            _demo_course_ensure()
         url = f"http://{DEMO_SLUG}.{settings.BASE_DOMAIN}:{options['port']}/"
         self.stdout.write(f"Demo institution: {url}")
         self.stdout.write(f"Everyone's password: {DEMO_PASSWORD}")
         for email, _, _, role in DEMO_PEOPLE:
             self.stdout.write(f"  {role:<10} {email}")
+
+
+@transaction.atomic
+def _demo_course_ensure() -> None:
+    """BIO 101, taught by the instructor, with the TA and the three students,
+    one module of two items and a welcome announcement. Made once."""
+    if Course.objects.filter(code="BIO 101", deleted_at__isnull=True).exists():
+        return
+    people = {user.email: user for user in User.objects.all()}
+    instructor = people["instructor@demo.test"]
+    today = date.today()
+    course = course_create(
+        actor=instructor,
+        code="BIO 101",
+        title="Introduction to Biology",
+        term=f"Year {today.year}",
+        academic_year=today.year,
+        start_date=date(today.year, 1, 1),
+        end_date=date(today.year, 12, 31),
+        status="published",
+        max_enrollment=30,
+        settings={"self_enrollment": True},
+    )
+    enrollment_add(course=course, user=people["ta@demo.test"], role=CourseRole.TA)
+    for n in (1, 2, 3):
+        enrollment_add(course=course, user=people[f"student{n}@demo.test"])
+    module = module_create(course=course, title="Week 1: Cells", is_published=True)
+    content_item_create(
+        module=module,
+        title="What is a cell?",
+        content_type=ContentType.LINK,
+        content_url="https://en.wikipedia.org/wiki/Cell_(biology)",
+        is_published=True,
+    )
+    content_item_create(
+        module=module,
+        title="Cell structure (lecture)",
+        content_type=ContentType.VIDEO,
+        video_url="https://example.org/bio101/cells.mp4",
+        duration_minutes=12,
+        is_published=True,
+    )
+    announcement_create(
+        course=course,
+        author=instructor,
+        title="Welcome to BIO 101",
+        content="Week 1's material is up. See you in the lab.",
+        is_published=True,
+    )

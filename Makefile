@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/provisioning.py
 	$(PY) bench/invitations.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) .data

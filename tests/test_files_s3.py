@@ -5,7 +5,6 @@ to a presigned URL that the server honours, delete removes the object."""
 import time
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 from django.conf import settings
@@ -13,39 +12,23 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import override_settings
 from django_tenants.utils import tenant_context
-from moto.server import ThreadedMotoServer
 
 from tenant_apps.accounts.models import Role
 from tenant_apps.files.api import StoredFile
 
 from .api_helpers import admin_of, api_client, member
+from .peers.s3 import CREDENTIALS, s3_client, s3_server
 
 pytestmark = pytest.mark.django_db
 
 BUCKET = "conceptspro-files-test"
-CREDENTIALS = {"access_key": "testing", "secret_key": "testing", "region_name": "us-east-1"}
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    _client(endpoint).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
-
-
-def _client(endpoint):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    with s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -61,7 +44,7 @@ def s3_storage(s3_endpoint):
 
 
 def _keys(endpoint) -> set[str]:
-    listing = _client(endpoint).list_objects_v2(Bucket=BUCKET)
+    listing = s3_client(endpoint).list_objects_v2(Bucket=BUCKET)
     return {o["Key"] for o in listing.get("Contents", [])}
 
 

@@ -1,34 +1,22 @@
 """S3 storage keeps each institution under its key prefix: tested against a
 real S3-compatible server (moto's) on loopback, through boto3 over HTTP."""
 
-import boto3
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django_tenants.utils import tenant_context
-from moto.server import ThreadedMotoServer
 
 from conceptspro.storage import TenantS3Storage
 
+from .peers.s3 import CREDENTIALS, s3_client, s3_server
+
 BUCKET = "conceptspro-test"
-CREDENTIALS = {"access_key": "testing", "secret_key": "testing", "region_name": "us-east-1"}
 
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+    with s3_server(BUCKET) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -37,14 +25,8 @@ def s3_storage(s3_endpoint):
 
 
 def _keys(s3_endpoint) -> list[str]:
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+    listing = s3_client(s3_endpoint).list_objects_v2(Bucket=BUCKET)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
 
 
 def test_files_land_under_each_institutions_prefix_in_the_bucket(

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework import status
 
 from conceptspro.api import ApplicationError
 from tenant_apps.courses.api import Course
@@ -83,7 +84,15 @@ def announcement_update(*, announcement: Announcement, actor, **changes) -> Anno
     unknown = set(changes) - {*_EDITABLE, "attachment_ids"}
     if unknown:
         raise TypeError(f"announcement_update() got unexpected fields: {sorted(unknown)}")
-    announcement = Announcement.objects.select_for_update().get(pk=announcement.pk)
+    announcement = (
+        Announcement.objects.select_for_update()
+        .filter(pk=announcement.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if announcement is None:  # deleted while this change waited on the row
+        raise ApplicationError(
+            "This announcement was deleted.", code="not_found", status=status.HTTP_404_NOT_FOUND
+        )
     attachment_ids = changes.pop("attachment_ids", None)
     for field, value in changes.items():
         setattr(announcement, field, value)

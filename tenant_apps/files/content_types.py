@@ -192,7 +192,8 @@ def _zip_type(upload) -> FileType | None:
         upload.seek(0)
         with zipfile.ZipFile(upload) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        # NotImplementedError: a central directory asking for a later format version.
         return None
     finally:
         upload.seek(0)

@@ -94,7 +94,10 @@ class AnnouncementReadFilter(django_filters.FilterSet):
 
 
 def _output(access: CourseAccess, announcement_id) -> dict:
-    announcement = selectors.announcements_for(access).get(pk=announcement_id)
+    # A delete may commit between the write and this read (no request-wide transaction).
+    announcement = selectors.announcements_for(access).filter(pk=announcement_id).first()
+    if announcement is None:
+        raise Http404
     return AnnouncementOutput(announcement).data
 
 

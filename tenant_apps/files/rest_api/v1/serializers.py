@@ -76,6 +76,10 @@ class BulkUploadInput(_PlacementInput):
 
 
 class StorageUsageOutput(serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until the first upload."
+    )
+
     class Meta:
         model = StorageUsage
         fields = ["bytes_used", "file_count", "updated_at"]

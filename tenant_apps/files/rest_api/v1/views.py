@@ -23,6 +23,7 @@ from tenant_apps.files.models import AccessLevel, StoredFile
 from tenant_apps.idempotency.api import idempotent
 
 from .serializers import (
+    MAX_BULK_FILES,
     BulkUploadInput,
     DownloadQueryInput,
     FileOutput,
@@ -33,15 +34,26 @@ from .serializers import (
 
 class _SizeLimitHandler(FileUploadHandler):
     """Refuses a file (413) as soon as it grows past FILE_UPLOAD_MAX_BYTES,
-    before the rest of it is read or buffered to disk."""
+    and a request (400 `too_many_files`) as soon as it starts a file more than
+    the endpoint takes, before the rest is read or buffered to disk: so a
+    request is at most `max_files` times FILE_UPLOAD_MAX_BYTES."""
 
-    def __init__(self, request=None):
+    def __init__(self, request=None, *, max_files: int):
         super().__init__(request)
         self.limit = settings.FILE_UPLOAD_MAX_BYTES
+        self.max_files = max_files
+        self.files = 0
         self.received = 0
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
+        self.files += 1
+        if self.files > self.max_files:
+            raise ApplicationError(
+                f"At most {self.max_files} file(s) per request.",
+                code="too_many_files",
+                extra={"max_files": self.max_files},
+            )
         self.received = 0
 
     def receive_data_chunk(self, raw_data, start):
@@ -60,9 +72,11 @@ class _UploadView(GenericAPIView):
     queryset = StoredFile.objects.none()  # for the schema generator; uploads read no list
     pagination_class = None
     filter_backends = []
+    max_files = 1
 
     def initial(self, request, *args, **kwargs):
-        request._request.upload_handlers.insert(0, _SizeLimitHandler(request._request))
+        handler = _SizeLimitHandler(request._request, max_files=self.max_files)
+        request._request.upload_handlers.insert(0, handler)
         super().initial(request, *args, **kwargs)
 
     def _placement(self, request, data) -> dict:
@@ -115,6 +129,7 @@ class FileBulkUploadView(_UploadView):
     Takes an Idempotency-Key."""
 
     serializer_class = BulkUploadInput
+    max_files = MAX_BULK_FILES
 
     @extend_schema(request=BulkUploadInput, responses={201: FileOutput(many=True)})
     @idempotent

@@ -270,6 +270,16 @@ def test_an_idempotency_key_makes_a_retried_upload_create_one_file(alpha, world)
     assert _usage(alpha) == (len(PDF), 1)
 
 
+def test_the_same_key_with_other_bytes_under_the_same_name_is_refused(alpha, world):
+    client = world.clients["student"]
+    other = PDF.replace(b"Catalog", b"Catalag")
+    assert len(other) == len(PDF)
+    assert _upload(client, headers={"Idempotency-Key": "upload-2"}).status_code == 201
+    again = _upload(client, content=other, headers={"Idempotency-Key": "upload-2"})
+    assert (again.status_code, error_code(again)) == (422, "idempotency_key_reused")
+    assert _count(alpha) == 1
+
+
 def test_course_uploads_follow_the_callers_standing_in_the_course(alpha, world):
     course_id = str(world.course.pk)
     student, outsider = world.clients["student"], world.clients["outsider"]

@@ -41,16 +41,29 @@ SCHEMA_PARAMETER = OpenApiParameter(
 )
 
 
+def _upload_digest(upload) -> tuple[str, int, str]:
+    """An uploaded file by name, size and content, read in chunks and rewound
+    for the view."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return upload.name, upload.size, digest.hexdigest()
+
+
 def _fingerprint(request) -> str:
     """The request as the server understood it: method, path with query, and
-    its parsed body (uploads by name and size, so a retried multipart upload
-    with another boundary is still the same request)."""
+    its parsed body (uploads by name, size and content, so a retried multipart
+    upload with another boundary is still the same request, and other bytes
+    under the same name are not)."""
     data = request.data
     if hasattr(data, "lists"):
         body = {key: [str(v) for v in values] for key, values in data.lists()}
     else:
         body = data
-    uploads = {key: [(f.name, f.size) for f in request.FILES.getlist(key)] for key in request.FILES}
+    uploads = {
+        key: [_upload_digest(f) for f in request.FILES.getlist(key)] for key in request.FILES
+    }
     canonical = json.dumps(
         [request.method, request.get_full_path(), body, uploads],
         sort_keys=True,

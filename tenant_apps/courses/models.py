@@ -108,6 +108,11 @@ class EnrollmentType(models.TextChoices):
     WAITLIST = "waitlist", "Waitlist"
 
 
+# Enrollments whose user may still take a seat: promotion from the waitlist
+# passes over deleted, deactivated and suspended accounts (they keep their place).
+ACCOUNT_LIVE = Q(user__is_active=True, user__is_suspended=False, user__deleted_at__isnull=True)
+
+
 class Enrollment(models.Model):
     """One user's place in one course. A waitlisted student has status
     `enrolled` and type `waitlist` (the design document's model) and holds no

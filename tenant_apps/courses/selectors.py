@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from tenant_apps.accounts.api import Role
 
 from .models import (
+    ACCOUNT_LIVE,
     Course,
     CourseEnrollmentImport,
     CourseRole,
@@ -68,7 +69,9 @@ def course_access_prefetched(user, course: Course) -> CourseAccess:
 
 
 def waitlist_position(enrollment: Enrollment | None) -> int | None:
-    """1 for the next student to be promoted; None when not waitlisted."""
+    """1 for the next student to be promoted; None when not waitlisted. Those
+    ahead whose accounts are gone or suspended do not count: promotion passes
+    over them."""
     if (
         enrollment is None
         or enrollment.status != EnrollmentStatus.ENROLLED
@@ -78,6 +81,7 @@ def waitlist_position(enrollment: Enrollment | None) -> int | None:
     ahead = Enrollment.objects.filter(
         Q(enrolled_at__lt=enrollment.enrolled_at)
         | Q(enrolled_at=enrollment.enrolled_at, pk__lt=enrollment.pk),
+        ACCOUNT_LIVE,
         course_id=enrollment.course_id,
         role=CourseRole.STUDENT,
         status=EnrollmentStatus.ENROLLED,

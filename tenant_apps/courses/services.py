@@ -31,6 +31,7 @@ from tenant_apps.accounts.api import Role, User
 
 from .copying import CopyContext, course_copy_steps
 from .models import (
+    ACCOUNT_LIVE,
     Course,
     CourseEnrollmentImport,
     CourseRole,
@@ -209,6 +210,16 @@ def course_update(*, course: Course, instructor: User | None = None, **changes) 
         course.status = new_status
     if instructor is not None:
         _check_instructor(instructor)
+        # As enrolling the instructor is refused: one person, one role in a course.
+        if Enrollment.objects.filter(
+            course=course, user=instructor, status=EnrollmentStatus.ENROLLED
+        ).exists():
+            raise ApplicationError(
+                "Enrolled in this course; drop them before they teach it.",
+                code="already_enrolled",
+                status=http.HTTP_409_CONFLICT,
+                fields={"instructor_id": ["Enrolled in this course; drop them first."]},
+            )
     for name, value in changes.items():
         setattr(course, name, value)
     _check_dates(course)
@@ -446,12 +457,14 @@ def enrollment_drop(*, course: Course, user: User) -> Enrollment:
 
 def _promote_waitlisted(course: Course) -> list[Enrollment]:
     """Fill the locked course's free seats from its waitlist, first come first
-    served; each promoted student gets an email once the transaction commits.
-    The caller saves the course."""
+    served, passing over accounts that are deleted or suspended; each promoted
+    student gets an email once the transaction commits. The caller saves the
+    course."""
     free = _seats_free(course)
     if free == 0:
         return []
     waiting = Enrollment.objects.filter(
+        ACCOUNT_LIVE,
         course=course,
         role=CourseRole.STUDENT,
         status=EnrollmentStatus.ENROLLED,

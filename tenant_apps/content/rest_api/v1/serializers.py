@@ -5,6 +5,8 @@ tenant_apps.content.selectors for the rules). Fields a caller may not see are
 left out of the object, not nulled, and are optional in the schema.
 """
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
@@ -71,12 +73,26 @@ class ModuleOutput(serializers.Serializer):
         return data
 
 
+# Module datetimes stay in the range of course dates, where moving them for a
+# course copy (by up to the span of that range) cannot leave Python's datetime.
+FIRST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
+LAST_MOMENT = datetime(2201, 1, 1, tzinfo=UTC)
+
+
+class ModuleDateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not FIRST_MOMENT <= moment < LAST_MOMENT:
+            raise serializers.ValidationError("Must be in the years 1900 to 2200.")
+        return moment
+
+
 class ModuleInput(KnownKeysSerializer):
     title = serializers.CharField(max_length=255)
     description = serializers.CharField(max_length=50_000, allow_blank=True, required=False)
     is_published = serializers.BooleanField(required=False)
-    publish_at = serializers.DateTimeField(allow_null=True, required=False)
-    unlock_at = serializers.DateTimeField(allow_null=True, required=False)
+    publish_at = ModuleDateTimeField(allow_null=True, required=False)
+    unlock_at = ModuleDateTimeField(allow_null=True, required=False)
 
 
 class ModuleReorderInput(KnownKeysSerializer):

@@ -52,8 +52,11 @@ def _refuse_unless(allowed: bool, message: str) -> None:
         raise PermissionDenied(message)
 
 
-def _member_or_400(user_id, field: str = "user_id") -> User:
-    user = User.objects.filter(pk=user_id, deleted_at__isnull=True).first()
+def _member_or_400(user_id, field: str = "user_id", *, deleted_too: bool = False) -> User:
+    """A user of this institution; a deleted one only with `deleted_too` (to drop
+    them, so the seat they still hold comes free)."""
+    users = User.objects.all() if deleted_too else User.objects.filter(deleted_at__isnull=True)
+    user = users.filter(pk=user_id).first()
     if user is None:
         raise ApplicationError(
             "The request has invalid fields.", code="invalid", fields={field: ["Unknown user."]}
@@ -280,8 +283,9 @@ class CourseUnenrollView(GenericAPIView):
     """POST /courses/{course_id}/unenroll/: 200 with the dropped enrollment.
     Without `user_id`: the caller leaves the course (any enrolled user, the
     waitlisted included). With `user_id`: the course's instructor or an admin
-    drops that user. A seat that comes free goes to the first waitlisted
-    student, who is emailed. Not in the course: 409 `not_enrolled`.
+    drops that user (a deleted account too, so its seat comes free). A seat
+    that comes free goes to the first waitlisted student with a live account,
+    who is emailed. Not in the course: 409 `not_enrolled`.
     """
 
     permission_classes = [IsActiveMember]
@@ -298,7 +302,7 @@ class CourseUnenrollView(GenericAPIView):
                 access.can_manage_enrollment,
                 "Only the course's instructor and admins drop other people.",
             )
-            user = _member_or_400(data.validated_data["user_id"])
+            user = _member_or_400(data.validated_data["user_id"], deleted_too=True)
         enrollment = services.enrollment_drop(course=access.course, user=user)
         return Response(EnrollmentOutput(enrollment).data)
 

@@ -2,6 +2,7 @@
 (announcements, submissions) and describe them in their own answers."""
 
 from .models import AccessLevel, StoredFile
+from .rest_api.v1.serializers import FileAttachmentOutput
 from .services import files_for_attachment
 
 
@@ -18,4 +19,10 @@ def file_output(file: StoredFile) -> dict:
     }
 
 
-__all__ = ["AccessLevel", "StoredFile", "file_output", "files_for_attachment"]
+__all__ = [
+    "AccessLevel",
+    "FileAttachmentOutput",
+    "StoredFile",
+    "file_output",
+    "files_for_attachment",
+]

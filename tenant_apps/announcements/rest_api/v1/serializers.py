@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
 from tenant_apps.announcements.models import Announcement, AnnouncementRead, AnnouncementState
-from tenant_apps.files.api import AccessLevel, file_output
+from tenant_apps.files.api import FileAttachmentOutput, file_output
 
 MAX_ATTACHMENTS = 20
 
@@ -53,19 +53,6 @@ class AnnouncementInput(KnownKeysSerializer):
         return data
 
 
-class AttachmentOutput(serializers.Serializer):
-    """The shape of tenant_apps.files.api.file_output, for the schema; the
-    file itself is at GET /files/{id}/download/ for those who may read it."""
-
-    id = serializers.UUIDField()
-    original_name = serializers.CharField()
-    mime_type = serializers.CharField()
-    file_size_bytes = serializers.IntegerField()
-    access_level = serializers.ChoiceField(choices=AccessLevel.choices)
-    course_id = serializers.UUIDField(allow_null=True)
-    created_at = serializers.DateTimeField()
-
-
 class AuthorOutput(serializers.Serializer):
     id = serializers.UUIDField()
     first_name = serializers.CharField()
@@ -110,7 +97,7 @@ class AnnouncementOutput(serializers.ModelSerializer):
             f for f in fields if f not in ("read_count", "audience_count", "attachments")
         ]
 
-    @extend_schema_field(AttachmentOutput(many=True))
+    @extend_schema_field(FileAttachmentOutput(many=True))
     def get_attachments(self, announcement) -> list[dict]:
         return [file_output(f) for f in announcement.attachments.all()]
 

@@ -11,8 +11,7 @@ import django_filters
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -30,13 +29,6 @@ from .serializers import (
     AnnouncementOutput,
     AnnouncementReadOutput,
     MarkReadOutput,
-)
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="A retry with the same key answers the first result and creates nothing.",
 )
 
 
@@ -131,7 +123,6 @@ class CourseAnnouncementsView(GenericAPIView):
     @extend_schema(
         request=AnnouncementInput,
         responses={201: AnnouncementOutput},
-        parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
     def post(self, request, course_id):

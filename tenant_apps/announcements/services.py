@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from conceptspro.api import ApplicationError
-from tenant_apps.courses.api import Course
+from tenant_apps.courses.api import Course, course_material_writable
 from tenant_apps.files.api import files_for_attachment
 
 from .models import Announcement, AnnouncementRead
@@ -53,6 +53,7 @@ def announcement_create(
     attachment_ids=(),
 ) -> Announcement:
     """Published without a time: published now."""
+    course_material_writable(course)
     if is_published and publish_at is None:
         publish_at = timezone.now()
     _times_check(publish_at=publish_at, expires_at=expires_at)
@@ -93,6 +94,7 @@ def announcement_update(*, announcement: Announcement, actor, **changes) -> Anno
         raise ApplicationError(
             "This announcement was deleted.", code="not_found", status=status.HTTP_404_NOT_FOUND
         )
+    course_material_writable(announcement.course)
     attachment_ids = changes.pop("attachment_ids", None)
     for field, value in changes.items():
         setattr(announcement, field, value)
@@ -115,6 +117,7 @@ def announcement_update(*, announcement: Announcement, actor, **changes) -> Anno
 @transaction.atomic
 def announcement_delete(*, announcement: Announcement) -> None:
     """A soft delete: gone for everyone, reads and attachments kept."""
+    course_material_writable(announcement.course)
     Announcement.objects.filter(pk=announcement.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now(), updated_at=timezone.now()
     )

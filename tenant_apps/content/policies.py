@@ -4,7 +4,8 @@ modules and items *through* it, so an id from a request is never trusted on its
 own. What students see is spelled out in selectors' docstring.
 
 - Read: staff everything live; students (`can_view_content`) the visible.
-- Create, update, delete, reorder: `can_edit` (the instructor and admins).
+- Create, update, delete, reorder: `can_edit` (the instructor and admins),
+  and not while the course is archived (409).
 - Record progress: students holding a seat (`is_learner`), on open items.
 - Everyone's progress: `can_view_roster` (teaching staff).
 Not visible (non-members, waitlisted students, drafts to a student) is a 404;
@@ -15,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from conceptspro.api import ApplicationError
-from tenant_apps.courses.api import CourseAccess, course_access_or_404
+from tenant_apps.courses.api import CourseAccess, course_access_or_404, course_material_writable
 
 from . import selectors
 from .models import ContentItem, Module
@@ -60,6 +61,7 @@ def require_edit(access: CourseAccess) -> None:
             code=DENIED,
             status=403,
         )
+    course_material_writable(access.course)
 
 
 def can_track_progress(access: CourseAccess) -> bool:

@@ -2,7 +2,12 @@
 
 from .copying import CopyContext, course_copy_step_register
 from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
-from .policies import CourseAccess, course_access, course_access_or_404
+from .policies import (
+    CourseAccess,
+    course_access,
+    course_access_or_404,
+    course_material_writable,
+)
 from .services import course_create, enrollment_add
 
 __all__ = [
@@ -18,5 +23,6 @@ __all__ = [
     "course_access_or_404",
     "course_copy_step_register",
     "course_create",
+    "course_material_writable",
     "enrollment_add",
 ]

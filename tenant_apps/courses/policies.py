@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.http import Http404
 
+from conceptspro.api import ApplicationError
 from tenant_apps.accounts.api import Role, is_active_member
 
 from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
@@ -37,11 +38,13 @@ class CourseAccess:
 
     @property
     def is_admin(self) -> bool:
-        return self.user.role == Role.ADMIN
+        return is_active_member(self.user) and self.user.role == Role.ADMIN
 
     @property
     def is_instructor(self) -> bool:
-        return self.course.instructor_id == self.user.id
+        """The course's instructor, while they may still teach: one demoted to
+        student or TA keeps the name on the course but none of its rights."""
+        return self.course.instructor_id == self.user.id and may_teach(self.user)
 
     def _enrolled_as(self, *roles: str) -> bool:
         e = self.enrollment
@@ -140,6 +143,17 @@ class CourseAccess:
         """Instructor and admins; TAs when the course allows it."""
         return self.can_edit or (
             self.is_ta and bool(self.course.settings.get("ta_can_announce", False))
+        )
+
+
+def course_material_writable(course: Course) -> None:
+    """An archived course is frozen: its modules, content and announcements
+    change only once it is published again (409 `course_archived`)."""
+    if course.status == CourseStatus.ARCHIVED:
+        raise ApplicationError(
+            "This course is archived; publish it again to change its material.",
+            code="course_archived",
+            status=409,
         )
 
 

@@ -3,10 +3,12 @@ dry run. One test goes through the real broker to a real worker; the others
 run the task in process."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from tenant_apps.accounts.models import Role
@@ -239,3 +241,27 @@ def test_a_real_worker_runs_the_import(celery_worker):
         "ann@importone.test": ("enrolled", "regular"),
         "bob@importone.test": ("enrolled", "waitlist"),
     }
+
+
+def test_an_import_whose_message_was_lost_is_queued_again_when_polled(
+    alpha, people, course, celery_eager, django_capture_on_commit_callbacks
+):
+    _, clients = people
+    teacher = clients["teacher"]
+    with django_capture_on_commit_callbacks(execute=False):  # the broker never got it
+        job_id = upload(teacher, course, "email\nann@alpha.test\n").json()["id"]
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert _report(teacher, course, job_id)["status"] == "pending"
+    assert queued == []  # not stalled yet: a worker may simply be busy
+
+    with tenant_context(alpha):
+        CourseEnrollmentImport.objects.filter(pk=job_id).update(
+            updated_at=timezone.now() - timedelta(minutes=3)
+        )
+    connection.set_schema_to_public()
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        _report(teacher, course, job_id)
+    assert len(queued) == 1
+    assert _report(teacher, course, job_id)["status"] == "done"
+    assert enrollments(alpha, course)["ann@alpha.test"] == ("enrolled", "regular")

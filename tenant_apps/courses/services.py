@@ -9,7 +9,7 @@ rules: statuses, dates, seats, windows.
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings as django_settings
 from django.core import mail
@@ -58,6 +58,7 @@ STATUS_TRANSITIONS = {
 
 IMPORT_MAX_BYTES = 1024 * 1024
 IMPORT_MAX_ROWS = 5000
+IMPORT_REQUEUE_AFTER = timedelta(minutes=2)
 IMPORT_ROLES = (CourseRole.STUDENT, CourseRole.TA, CourseRole.GRADER)
 SECTION_MAX_LENGTH = 50
 
@@ -585,8 +586,27 @@ def enrollment_import_create(
     from .tasks import enrollment_import_run_task  # tasks call services: import here
 
     job_id = str(job.pk)
-    transaction.on_commit(lambda: enrollment_import_run_task.delay(import_id=job_id))
+    # robust: the job is stored either way; if the broker is down, the next
+    # look at the job queues it again (enrollment_import_requeue_stalled).
+    transaction.on_commit(lambda: enrollment_import_run_task.delay(import_id=job_id), robust=True)
     return job
+
+
+def enrollment_import_requeue_stalled(*, job: CourseEnrollmentImport) -> bool:
+    """Queue a job again that has waited IMPORT_REQUEUE_AFTER without a worker
+    starting it (its message was lost, or never reached the broker). At most
+    once per period, however many clients poll; running twice is harmless."""
+    cutoff = timezone.now() - IMPORT_REQUEUE_AFTER
+    claimed = CourseEnrollmentImport.objects.filter(
+        pk=job.pk, status=ImportStatus.PENDING, updated_at__lt=cutoff
+    ).update(updated_at=timezone.now())
+    if not claimed:
+        return False
+    from .tasks import enrollment_import_run_task
+
+    job_id = str(job.pk)
+    transaction.on_commit(lambda: enrollment_import_run_task.delay(import_id=job_id), robust=True)
+    return True
 
 
 def _row_report(number: int, row: dict, outcome: str, message: str = "") -> dict:

@@ -411,4 +411,5 @@ class EnrollmentImportDetailView(GenericAPIView):
             raise ApplicationError(
                 "No such import.", code="not_found", status=status.HTTP_404_NOT_FOUND
             )
+        services.enrollment_import_requeue_stalled(job=job)
         return Response(self.get_serializer(job).data)

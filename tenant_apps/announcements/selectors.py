@@ -24,23 +24,13 @@ from django.utils import timezone
 
 from tenant_apps.courses.api import (
     CourseAccess,
-    CourseRole,
     Enrollment,
-    EnrollmentStatus,
-    EnrollmentType,
+    seat_holder,
 )
 from tenant_apps.files.api import StoredFile
 
 from .models import Announcement, AnnouncementRead, AnnouncementState
 from .policies import can_see_drafts
-
-# A student holding a seat in the course (regular or audit, not waitlisted):
-# the same rule as CourseAccess.is_learner, as a filter on enrollments.
-_SEAT = {
-    "role": CourseRole.STUDENT,
-    "status": EnrollmentStatus.ENROLLED,
-    "enrollment_type__in": [EnrollmentType.REGULAR, EnrollmentType.AUDIT],
-}
 
 
 def visible_to_students(now: datetime) -> Q:
@@ -78,9 +68,8 @@ def live_attachments(now: datetime) -> QuerySet:
 def student_reads() -> QuerySet:
     """Reads by students who hold a seat in the announcement's course (a
     teacher's or a dropped student's read does not count)."""
-    seat = {f"user__enrollments__{key}": value for key, value in _SEAT.items()}
     return AnnouncementRead.objects.filter(
-        user__enrollments__course=F("announcement__course"), **seat
+        seat_holder("user__enrollments__"), user__enrollments__course=F("announcement__course")
     )
 
 
@@ -104,7 +93,7 @@ def announcements_for(access: CourseAccess, *, now: datetime | None = None) -> Q
         queryset = queryset.annotate(
             read_count=_count(student_reads().filter(announcement=OuterRef("pk")), "announcement"),
             audience_count=_count(
-                Enrollment.objects.filter(course=OuterRef("course"), **_SEAT),
+                Enrollment.objects.filter(seat_holder(), course=OuterRef("course")),
                 "course",
             ),
         )

@@ -33,10 +33,8 @@ from tenant_apps.accounts.api import User
 from tenant_apps.courses.api import (
     Course,
     CourseAccess,
-    CourseRole,
     Enrollment,
-    EnrollmentStatus,
-    EnrollmentType,
+    seat_holder,
 )
 
 from .models import ContentItem, ContentProgress, Module
@@ -131,13 +129,7 @@ def student_visible_items(course: Course, now: datetime) -> QuerySet[ContentItem
 
 def seated_students(course: Course) -> QuerySet[User]:
     """Students holding a seat (regular or audit; not waitlisted)."""
-    seated = (
-        Enrollment.objects.filter(
-            course=course, role=CourseRole.STUDENT, status=EnrollmentStatus.ENROLLED
-        )
-        .exclude(enrollment_type=EnrollmentType.WAITLIST)
-        .values("user_id")
-    )
+    seated = Enrollment.objects.filter(seat_holder(), course=course).values("user_id")
     return User.objects.filter(pk__in=seated)
 
 

@@ -1,7 +1,15 @@
 """What other apps may use of courses."""
 
 from .copying import CopyContext, course_copy_step_register
-from .models import Course, CourseRole, CourseStatus, Enrollment, EnrollmentStatus, EnrollmentType
+from .models import (
+    Course,
+    CourseRole,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentType,
+    seat_holder,
+)
 from .policies import (
     CourseAccess,
     course_access,
@@ -25,4 +33,5 @@ __all__ = [
     "course_create",
     "course_material_writable",
     "enrollment_add",
+    "seat_holder",
 ]

@@ -108,6 +108,24 @@ class EnrollmentType(models.TextChoices):
     WAITLIST = "waitlist", "Waitlist"
 
 
+SEAT_TYPES = (EnrollmentType.REGULAR, EnrollmentType.AUDIT)
+
+
+def seat_holder(prefix: str = "") -> Q:
+    """Enrollments of students holding a seat (enrolled, regular or audit; not
+    waitlisted): `Enrollment.holds_seat` and `CourseAccess.is_learner` as a
+    filter. `prefix` reaches enrollments through a relation, such as
+    "user__enrollments__"; use it in the same filter() as the relation's other
+    conditions, so they are about the same enrollment."""
+    return Q(
+        **{
+            f"{prefix}role": CourseRole.STUDENT,
+            f"{prefix}status": EnrollmentStatus.ENROLLED,
+            f"{prefix}enrollment_type__in": SEAT_TYPES,
+        }
+    )
+
+
 # Enrollments whose user may still take a seat: promotion from the waitlist
 # passes over deleted, deactivated and suspended accounts (they keep their place).
 ACCOUNT_LIVE = Q(user__is_active=True, user__is_suspended=False, user__deleted_at__isnull=True)
@@ -165,7 +183,7 @@ class Enrollment(models.Model):
         return (
             self.role == CourseRole.STUDENT
             and self.status == EnrollmentStatus.ENROLLED
-            and self.enrollment_type != EnrollmentType.WAITLIST
+            and self.enrollment_type in SEAT_TYPES
         )
 
 

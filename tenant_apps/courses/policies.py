@@ -70,10 +70,7 @@ class CourseAccess:
     @property
     def is_learner(self) -> bool:
         """A student holding a seat (regular or audit), not a waitlisted one."""
-        return (
-            self._enrolled_as(CourseRole.STUDENT)
-            and self.enrollment.enrollment_type != EnrollmentType.WAITLIST
-        )
+        return self._enrolled_as(CourseRole.STUDENT) and self.enrollment.holds_seat
 
     @property
     def is_waitlisted(self) -> bool:

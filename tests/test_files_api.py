@@ -399,6 +399,36 @@ def test_an_expired_file_is_gone(alpha, world):
     assert world.clients["admin"].get(f"/api/v1/files/{file_id}/download/").status_code == 404
 
 
+def test_expired_files_are_purged_in_every_institution_by_the_beat_task(
+    alpha, beta, world, celery_eager
+):
+    from shared_apps.institutions.tasks import for_each_institution
+    from tenant_apps.files import tasks  # noqa: F401  (registers the task, as a worker's autodiscovery does)
+
+    kept = _upload(world.clients["student"]).json()["id"]
+    expired = _upload(world.clients["student"]).json()["id"]
+    beta_expired = _upload(api_client(beta, admin_of(beta))).json()["id"]
+    for institution, file_id in ((alpha, expired), (beta, beta_expired)):
+        with tenant_context(institution):
+            StoredFile.objects.filter(pk=file_id).update(
+                expires_at=timezone.now() - timedelta(seconds=1)
+            )
+    connection.set_schema_to_public()
+    keys = {file_id: _row(alpha, file_id).file_path for file_id in (kept, expired)}
+    assert _usage(alpha) == (2 * len(PDF), 2)
+
+    assert (
+        for_each_institution.apply(args=["tenant_apps.files.tasks.files_expired_purge"]).get() >= 2
+    )
+
+    assert _row(alpha, expired).deleted_at is not None
+    assert _row(beta, beta_expired).deleted_at is not None
+    assert _row(alpha, kept).deleted_at is None
+    assert _usage(alpha) == (len(PDF), 1)
+    assert _usage(beta) == (0, 0)
+    assert _exists(alpha, keys[kept])
+
+
 def test_another_institutions_users_cannot_reach_a_file(alpha, beta, world):
     file_id = _upload(world.clients["student"], access_level="private").json()["id"]
     public_id = _upload(world.clients["instructor"], access_level="public").json()["id"]

@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.resume_stalled_provisioning",
         "schedule": 60.0,
     },
+    "files-expired-purge": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.files.tasks.files_expired_purge"],
+        "schedule": 3600.0,
+    },
 }
 
 # --- Provisioning ---

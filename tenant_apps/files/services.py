@@ -165,6 +165,17 @@ def file_delete(*, file: StoredFile) -> StoredFile:
     return locked
 
 
+def files_expired_purge(*, batch: int = 500) -> int:
+    """Deletes (as `file_delete` does, one transaction each) the live files
+    whose expiry has passed, at most `batch` a run; returns how many."""
+    expired = StoredFile.objects.filter(
+        deleted_at__isnull=True, expires_at__lte=timezone.now()
+    ).order_by("expires_at")[:batch]
+    for file in expired:
+        file_delete(file=file)
+    return len(expired)
+
+
 def file_download_count(*, file: StoredFile) -> None:
     StoredFile.objects.filter(pk=file.pk).update(download_count=F("download_count") + 1)
 

@@ -149,7 +149,16 @@ class UserDetailView(APIView):
         return Response(UserCardOutput(user, context={"privacy": privacy}).data)
 
     # PUT and PATCH alike: any subset of the fields.
-    @extend_schema(request=AdminUserInput(partial=True), responses=UserOutput)
+    @extend_schema(
+        request=AdminUserInput(partial=True),
+        responses={
+            200: UserOutput,
+            409: OpenApiResponse(
+                description="`cannot_modify_self`: an admin's own role or suspension; "
+                "`conflict`: another user took the same student or employee id meanwhile."
+            ),
+        },
+    )
     def put(self, request, pk):
         user = self._managed_user(request, pk)
         data = AdminUserInput(data=request.data, partial=True, context={"user": user})
@@ -161,7 +170,12 @@ class UserDetailView(APIView):
 
     patch = put
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted (soft).")})
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted (soft)."),
+            409: OpenApiResponse(description="`cannot_modify_self`: one's own account."),
+        }
+    )
     def delete(self, request, pk):
         user = self._managed_user(request, pk)
         services.user_soft_delete(actor=request.user, user=user, request=request)

@@ -11,7 +11,7 @@ import django_filters
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
@@ -30,6 +30,9 @@ from .serializers import (
     AnnouncementReadOutput,
     MarkReadOutput,
 )
+
+# Writing to an archived course's announcements (409).
+ARCHIVED = OpenApiResponse(description="Conflict: `course_archived`, the course is archived.")
 
 
 class AnnouncementFilter(django_filters.FilterSet):
@@ -122,7 +125,7 @@ class CourseAnnouncementsView(GenericAPIView):
 
     @extend_schema(
         request=AnnouncementInput,
-        responses={201: AnnouncementOutput},
+        responses={201: AnnouncementOutput, 409: ARCHIVED},
     )
     @idempotent
     def post(self, request, course_id):
@@ -190,15 +193,15 @@ class AnnouncementDetailView(_AnnouncementView):
         )
         return Response(_output(access, pk))
 
-    @extend_schema(request=AnnouncementInput, responses=AnnouncementOutput)
+    @extend_schema(request=AnnouncementInput, responses={200: AnnouncementOutput, 409: ARCHIVED})
     def put(self, request, pk):
         return self._update(request, pk, partial=False)
 
-    @extend_schema(request=AnnouncementInput, responses=AnnouncementOutput)
+    @extend_schema(request=AnnouncementInput, responses={200: AnnouncementOutput, 409: ARCHIVED})
     def patch(self, request, pk):
         return self._update(request, pk, partial=True)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: ARCHIVED})
     def delete(self, request, pk):
         _, announcement = self._changeable(request, pk)
         services.announcement_delete(announcement=announcement)

@@ -13,7 +13,12 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -43,6 +48,9 @@ from .serializers import (
     RosterProgressOutput,
     RosterProgressPageOutput,
 )
+
+# Every change of a course's material: an archived course is frozen (409).
+ARCHIVED = OpenApiResponse(description="Conflict: `course_archived`, the course is archived.")
 
 
 def _audience(access) -> str:
@@ -141,7 +149,7 @@ class CourseModulesView(ListAPIView):
         self.access = policies.content_access_or_404(request.user, course_id)
         return super().list(request)
 
-    @extend_schema(request=ModuleInput, responses={201: ModuleOutput})
+    @extend_schema(request=ModuleInput, responses={201: ModuleOutput, 409: ARCHIVED})
     @idempotent
     def post(self, request, course_id):
         access = policies.content_access_or_404(request.user, course_id)
@@ -164,7 +172,7 @@ class ModuleDetailView(APIView):
         access, module = policies.module_or_404(request.user, module_id)
         return Response(ModuleOutput(module, context=_module_context(access)).data)
 
-    @extend_schema(request=ModuleInput, responses=ModuleOutput)
+    @extend_schema(request=ModuleInput, responses={200: ModuleOutput, 409: ARCHIVED})
     def put(self, request, module_id):
         access, module = policies.module_or_404(request.user, module_id)
         policies.require_edit(access)
@@ -174,7 +182,7 @@ class ModuleDetailView(APIView):
 
     patch = put
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: ARCHIVED})
     def delete(self, request, module_id):
         access, module = policies.module_or_404(request.user, module_id)
         policies.require_edit(access)
@@ -189,7 +197,7 @@ class CourseModulesReorderView(APIView):
 
     permission_classes = [IsActiveMember]
 
-    @extend_schema(request=ModuleReorderInput, responses=ModuleReorderOutput)
+    @extend_schema(request=ModuleReorderInput, responses={200: ModuleReorderOutput, 409: ARCHIVED})
     def post(self, request, course_id):
         access = policies.content_access_or_404(request.user, course_id)
         policies.require_edit(access)
@@ -224,7 +232,7 @@ class ModuleContentsView(ListAPIView):
         self.access, self.module = policies.module_or_404(request.user, module_id)
         return super().list(request)
 
-    @extend_schema(request=ContentItemInput, responses={201: ContentItemOutput})
+    @extend_schema(request=ContentItemInput, responses={201: ContentItemOutput, 409: ARCHIVED})
     @idempotent
     def post(self, request, module_id):
         access, module = policies.module_or_404(request.user, module_id)
@@ -252,7 +260,7 @@ class ContentDetailView(APIView):
         output = ContentItemOutput(item, context=_item_context(access, item.module))
         return Response(output.data)
 
-    @extend_schema(request=ContentItemInput, responses=ContentItemOutput)
+    @extend_schema(request=ContentItemInput, responses={200: ContentItemOutput, 409: ARCHIVED})
     def put(self, request, content_id):
         access, item = policies.content_item_or_404(request.user, content_id)
         policies.require_edit(access)
@@ -272,7 +280,7 @@ class ContentDetailView(APIView):
 
     patch = put
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, 409: ARCHIVED})
     def delete(self, request, content_id):
         access, item = policies.content_item_or_404(request.user, content_id)
         policies.require_edit(access)
@@ -287,7 +295,9 @@ class ModuleContentsReorderView(APIView):
 
     permission_classes = [IsActiveMember]
 
-    @extend_schema(request=ContentReorderInput, responses=ContentReorderOutput)
+    @extend_schema(
+        request=ContentReorderInput, responses={200: ContentReorderOutput, 409: ARCHIVED}
+    )
     def post(self, request, module_id):
         access, module = policies.module_or_404(request.user, module_id)
         policies.require_edit(access)

@@ -168,6 +168,13 @@ class CourseOutput(serializers.ModelSerializer):
     (admin, instructor, ta, grader, student, waitlisted, or null)."""
 
     instructor = PersonOutput(allow_null=True)
+    # Blank when not set: a ModelSerializer's read-only fields drop allow_blank,
+    # which would document "" as outside the enum or not a URI.
+    level = serializers.ChoiceField(
+        choices=CourseLevel.choices, allow_blank=True, read_only=True, help_text="Empty: not set."
+    )
+    syllabus_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    banner_image_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
     settings = serializers.SerializerMethodField()
     my_role = serializers.SerializerMethodField()
 

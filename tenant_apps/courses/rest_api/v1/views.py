@@ -47,6 +47,11 @@ def _with_caller(access: CourseAccess) -> Course:
     return course
 
 
+def _conflict(*codes: str) -> OpenApiResponse:
+    """A documented 409; the error body is filled in by the schema hook."""
+    return OpenApiResponse(description="Conflict: " + ", ".join(f"`{c}`" for c in codes) + ".")
+
+
 def _refuse_unless(allowed: bool, message: str) -> None:
     if not allowed:
         raise PermissionDenied(message)
@@ -129,7 +134,10 @@ class CourseListView(ListAPIView):
             "-academic_year", "term", "code", "id"
         )
 
-    @extend_schema(request=CourseInput, responses={201: CourseDetailOutput})
+    @extend_schema(
+        request=CourseInput,
+        responses={201: CourseDetailOutput, 409: _conflict("course_code_taken")},
+    )
     @idempotent
     def post(self, request):
         data = CourseInput(data=request.data)
@@ -145,6 +153,14 @@ class CourseListView(ListAPIView):
             status=status.HTTP_201_CREATED,
             headers={"Location": location},
         )
+
+
+_COURSE_UPDATE_RESPONSES = {
+    200: CourseDetailOutput,
+    409: _conflict(
+        "course_archived", "invalid_status_transition", "course_code_taken", "already_enrolled"
+    ),
+}
 
 
 class CourseDetailView(GenericAPIView):
@@ -169,7 +185,7 @@ class CourseDetailView(GenericAPIView):
         access = course_access_or_404(request.user, course_id)
         return Response(self.get_serializer(_with_caller(access)).data)
 
-    @extend_schema(request=CourseInput(partial=True), responses={200: CourseDetailOutput})
+    @extend_schema(request=CourseInput(partial=True), responses=_COURSE_UPDATE_RESPONSES)
     def put(self, request, course_id):
         access = course_access_or_404(request.user, course_id)
         _refuse_unless(access.can_edit, "Only the course's instructor and admins edit it.")
@@ -188,7 +204,7 @@ class CourseDetailView(GenericAPIView):
         access = CourseAccess(user=request.user, course=course, enrollment=access.enrollment)
         return Response(self.get_serializer(_with_caller(access)).data)
 
-    @extend_schema(request=CourseInput(partial=True), responses={200: CourseDetailOutput})
+    @extend_schema(request=CourseInput(partial=True), responses=_COURSE_UPDATE_RESPONSES)
     def patch(self, request, course_id):
         return self.put(request, course_id)
 
@@ -211,7 +227,10 @@ class CourseCopyView(GenericAPIView):
     permission_classes = [IsActiveMember]
     serializer_class = CourseCopyInput
 
-    @extend_schema(request=CourseCopyInput, responses={201: CourseDetailOutput})
+    @extend_schema(
+        request=CourseCopyInput,
+        responses={201: CourseDetailOutput, 409: _conflict("course_code_taken")},
+    )
     @idempotent
     def post(self, request, course_id):
         access = course_access_or_404(request.user, course_id)
@@ -253,7 +272,15 @@ class CourseEnrollView(GenericAPIView):
     permission_classes = [IsActiveMember]
     serializer_class = EnrollInput
 
-    @extend_schema(request=EnrollInput, responses={201: EnrollResultOutput})
+    @extend_schema(
+        request=EnrollInput,
+        responses={
+            201: EnrollResultOutput,
+            409: _conflict(
+                "already_enrolled", "enrollment_completed", "course_full", "enrollment_closed"
+            ),
+        },
+    )
     @idempotent
     def post(self, request, course_id):
         access = course_access_or_404(request.user, course_id)
@@ -291,7 +318,9 @@ class CourseUnenrollView(GenericAPIView):
     permission_classes = [IsActiveMember]
     serializer_class = UnenrollInput
 
-    @extend_schema(request=UnenrollInput, responses={200: EnrollmentOutput})
+    @extend_schema(
+        request=UnenrollInput, responses={200: EnrollmentOutput, 409: _conflict("not_enrolled")}
+    )
     def post(self, request, course_id):
         access = course_access_or_404(request.user, course_id)
         data = UnenrollInput(data=request.data)

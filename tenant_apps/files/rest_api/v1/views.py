@@ -238,8 +238,9 @@ class FileContentView(GenericAPIView):
     @extend_schema(
         parameters=[DownloadQueryInput],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The file, as an attachment."
+            # The file's own type (its mime_type), so no one media type.
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file, as an attachment, with its mime_type."
             )
         },
     )

@@ -227,6 +227,19 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = _UTCIsoDateTimeField
 
 
+class OrderingFilter(django_filters.OrderingFilter):
+    """django-filter's `ordering`, safe for pagination: terms that say nothing
+    (`?ordering=,`) keep the list's default order instead of clearing it, and
+    an explicit order ends with the primary key, so rows that tie (two courses
+    of one term) cannot move between pages."""
+
+    def filter(self, qs, value):
+        ordering = [self.get_ordering_value(term) for term in value or () if term]
+        if not ordering:
+            return qs
+        return qs.order_by(*ordering, "pk")
+
+
 def updated_since_filter() -> IsoDateTimeFilter:
     """The `updated_since` every list takes: rows changed at or after it."""
     return IsoDateTimeFilter(

@@ -6,12 +6,15 @@ create things; one error shape for every refusal; paginated lists with RFC
 import re
 import threading
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
+from django.core.paginator import UnorderedObjectListWarning
+from django.db import connection, connections
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from conceptspro import urls_tenant
 from tenant_apps.accounts.models import Role
@@ -360,6 +363,29 @@ def test_ordering_through_the_filter(alpha, admin):
     backwards = admin.get("/api/v1/users/", {"ordering": "-email"}).json()["results"]
     assert [u["email"] for u in backwards] == sorted(emails, reverse=True)
     assert error_code(admin.get("/api/v1/users/", {"ordering": "password"})) == "invalid"
+
+
+def test_an_order_with_ties_pages_every_row_once_and_empty_terms_keep_the_default(alpha, admin):
+    for n in range(5):
+        member(alpha, f"tied{n}@alpha.test", Role.STUDENT)
+    everyone = [u["id"] for u in admin.get("/api/v1/users/", {"per_page": 100}).json()["results"]]
+    paged = []
+    for page in range(1, len(everyone) + 1):
+        listed = admin.get("/api/v1/users/", {"ordering": "role", "per_page": 1, "page": page})
+        paged += [u["id"] for u in listed.json()["results"]]
+    # Rows that tie on role come in primary-key order, so no page repeats another.
+    assert sorted(paged) == sorted(everyone) and len(set(paged)) == len(paged)
+    with CaptureQueriesContext(connection) as queries:
+        admin.get("/api/v1/users/", {"ordering": "role", "per_page": 1})
+    assert any(
+        'ORDER BY "accounts_user"."role" ASC, "accounts_user"."id" ASC' in q["sql"]
+        for q in queries.captured_queries
+    )
+    for nothing in (",", ",,"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnorderedObjectListWarning)
+            listed = admin.get("/api/v1/users/", {"ordering": nothing, "per_page": 100}).json()
+        assert [u["id"] for u in listed["results"]] == everyone
 
 
 @pytest.mark.parametrize(

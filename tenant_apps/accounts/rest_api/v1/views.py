@@ -12,7 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conceptspro.api import updated_since_filter
+from conceptspro.api import OrderingFilter, updated_since_filter
 from tenant_apps.accounts import policies, selectors, services
 from tenant_apps.accounts.models import Role, User
 
@@ -84,7 +84,7 @@ class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     is_suspended = django_filters.BooleanFilter()
     updated_since = updated_since_filter()
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=["last_name", "first_name", "email", "created_at", "updated_at", "role"]
     )
 

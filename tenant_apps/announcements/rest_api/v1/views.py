@@ -17,7 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from conceptspro.api import IsoDateTimeFilter
+from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.announcements import policies, selectors, services
 from tenant_apps.announcements.models import Announcement, AnnouncementRead, AnnouncementState
@@ -50,7 +50,7 @@ class AnnouncementFilter(django_filters.FilterSet):
         method="_state",
         help_text="Students only ever see published ones.",
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=["publish_at", "created_at", "updated_at", "title", "is_pinned"],
         help_text="Default: pinned first, then the newest publication.",
     )
@@ -78,7 +78,7 @@ class AnnouncementReadFilter(django_filters.FilterSet):
     updated_since = IsoDateTimeFilter(
         field_name="read_at", lookup_expr="gte", help_text="Read since this time."
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=["read_at", ("user__last_name", "last_name")],
         help_text="Default: the most recent read first.",
     )

@@ -25,7 +25,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conceptspro.api import ApplicationError, IsoDateTimeFilter, PagePagination
+from conceptspro.api import ApplicationError, IsoDateTimeFilter, OrderingFilter, PagePagination
 from tenant_apps.accounts.api import IsActiveMember, User
 from tenant_apps.content import policies, selectors, services
 from tenant_apps.content.models import ContentItem, ContentType, Module
@@ -92,9 +92,7 @@ class ModuleFilter(django_filters.FilterSet):
         method="_updated_since",
         help_text="Modules changed, or made visible or unlocked by their dates, since then.",
     )
-    ordering = django_filters.OrderingFilter(
-        fields=["order_index", "title", "created_at", "updated_at"]
-    )
+    ordering = OrderingFilter(fields=["order_index", "title", "created_at", "updated_at"])
 
     class Meta:
         model = Module
@@ -111,9 +109,7 @@ class ContentItemFilter(django_filters.FilterSet):
     )
     content_type = django_filters.ChoiceFilter(choices=ContentType.choices)
     is_required = django_filters.BooleanFilter()
-    ordering = django_filters.OrderingFilter(
-        fields=["order_index", "title", "created_at", "updated_at"]
-    )
+    ordering = OrderingFilter(fields=["order_index", "title", "created_at", "updated_at"])
 
     class Meta:
         model = ContentItem
@@ -351,7 +347,7 @@ class RosterProgressFilter(django_filters.FilterSet):
         lookup_expr="gte",
         help_text="Students who reported progress in this course since then.",
     )
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=[
             "last_name",
             "first_name",

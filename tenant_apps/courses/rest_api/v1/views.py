@@ -12,7 +12,7 @@ from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from conceptspro.api import ApplicationError, updated_since_filter
+from conceptspro.api import ApplicationError, OrderingFilter, updated_since_filter
 from tenant_apps.accounts.api import IsActiveMember, User
 from tenant_apps.courses import selectors, services
 from tenant_apps.courses.models import (
@@ -82,7 +82,7 @@ class CourseFilter(django_filters.FilterSet):
         help_text="Admins: only courses they teach or are enrolled in (others always get theirs).",
     )
     updated_since = updated_since_filter()
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=[
             "code",
             "title",
@@ -343,7 +343,7 @@ class RosterFilter(django_filters.FilterSet):
     section = django_filters.CharFilter()
     q = django_filters.CharFilter(method="_search", help_text="Words in the name or email.")
     updated_since = updated_since_filter()
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=[
             ("user__last_name", "last_name"),
             ("user__email", "email"),

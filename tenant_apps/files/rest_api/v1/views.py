@@ -15,7 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from conceptspro.api import ApplicationError, updated_since_filter
+from conceptspro.api import ApplicationError, OrderingFilter, updated_since_filter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.courses.api import course_access_or_404
 from tenant_apps.files import downloads, policies, selectors, services
@@ -160,7 +160,7 @@ class FileFilter(django_filters.FilterSet):
     course_id = django_filters.UUIDFilter(field_name="course_id")
     access_level = django_filters.ChoiceFilter(choices=AccessLevel.choices)
     updated_since = updated_since_filter()
-    ordering = django_filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=["created_at", "updated_at", "original_name", "file_size_bytes"]
     )
 

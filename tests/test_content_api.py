@@ -8,8 +8,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -34,7 +36,8 @@ from .api_helpers import admin_of, api_client, as_json, error_code, member
 # Every test but the concurrent one reaches the database through `world`
 # (alpha, hence `db`): that one needs its writes committed.
 
-FILE_ID = "7d7e0f36-1e5c-4d43-9f3e-0d0f0b9c2c4a"
+UNKNOWN_ID = "7d7e0f36-1e5c-4d43-9f3e-0d0f0b9c2c4a"
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< >>\n%%EOF\n"
 SECRET = "secret.example"  # in every URL and body a student must never receive
 
 
@@ -140,7 +143,7 @@ def build_material(world: World) -> Material:
             is_published=True,
             unlock_at=now + timedelta(days=2),
         )
-        item = services.content_item_create
+        item = partial(services.content_item_create, actor=world.users["instructor"])
         video = item(
             module=open_,
             title="Lecture",
@@ -509,8 +512,43 @@ def contents_url(module) -> str:
     return f"/api/v1/modules/{module.pk}/contents/"
 
 
+def _uploaded(client, **data) -> str:
+    pdf = SimpleUploadedFile("notes.pdf", PDF, content_type="application/pdf")
+    response = client.post("/api/v1/files/upload/", {"file": pdf, **data})
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def test_an_items_file_is_shared_with_the_course_but_never_someone_elses_private_file(
+    world, material
+):
+    teacher, student = world.client("instructor"), world.client("student")
+    own = _uploaded(teacher)
+    students_private = _uploaded(student, course_id=str(world.course.pk))
+    body = {"title": "Reading", "content_type": "document", "is_published": True}
+    refused = [
+        as_json(teacher, "post", contents_url(material.open), {**body, "file_id": file_id})
+        for file_id in (students_private, UNKNOWN_ID)
+    ]
+    assert [(r.status_code, list(r.json()["error"]["fields"])) for r in refused] == [
+        (400, ["file_id"])
+    ] * 2
+    assert student.get(f"/api/v1/files/{own}/").status_code == 404  # private until used
+
+    made = as_json(teacher, "post", contents_url(material.open), {**body, "file_id": own})
+    assert made.status_code == 201, made.content
+    assert student.get(f"/api/v1/files/{own}/download/").status_code == 302
+    moved = as_json(
+        teacher, "patch", f"/api/v1/contents/{made.json()['id']}/", {"file_id": students_private}
+    )
+    assert moved.status_code == 400
+    with in_tenant(world.institution):
+        assert str(ContentItem.objects.get(pk=made.json()["id"]).file_id) == own
+
+
 def test_instructor_adds_items_at_the_end_with_what_their_type_needs(world, material):
     client = world.client("instructor")
+    FILE_ID = _uploaded(client)
     ok = [
         {"title": "Talk", "content_type": "video", "video_url": "https://v.example/2"},
         {"title": "Upload", "content_type": "video", "file_id": FILE_ID},
@@ -538,7 +576,7 @@ def test_instructor_adds_items_at_the_end_with_what_their_type_needs(world, mate
         ({"title": "Q", "content_type": "quiz", "duration_minutes": -1}, "duration_minutes"),
         ({"title": "Q", "content_type": "quiz", "order_index": 0}, "order_index"),
         ({"title": "Q", "content_type": "quiz", "file_id": "nope"}, "file_id"),
-        ({"title": "Q", "content_type": "quiz", "module_id": FILE_ID}, "module_id"),
+        ({"title": "Q", "content_type": "quiz", "module_id": UNKNOWN_ID}, "module_id"),
     ]  # fmt: skip
     for body, field in bad:
         response = as_json(client, "post", contents_url(material.open), body)

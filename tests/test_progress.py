@@ -177,7 +177,7 @@ def test_concurrent_reports_all_count(django_db_setup, committed_db):
         with in_tenant(institution):
             module = services.module_create(course=course, title="M", is_published=True)
             item = services.content_item_create(
-                module=module, title="Q", content_type="quiz", is_published=True
+                actor=None, module=module, title="Q", content_type="quiz", is_published=True
             )
         client = api_client(institution, student)
         barrier = threading.Barrier(12)

@@ -276,6 +276,7 @@ def test_progress_input_is_validated(alpha, people, body):
     with in_tenant(alpha):
         module = content_services.module_create(course=course, title="W", is_published=True)
         item = content_services.content_item_create(
+            actor=None,
             module=module,
             title="L",
             content_type="link",
@@ -304,6 +305,7 @@ def test_content_edit_input_is_validated(alpha, people, body):
     with in_tenant(alpha):
         module = content_services.module_create(course=course, title="W", is_published=True)
         item = content_services.content_item_create(
+            actor=None,
             module=module,
             title="L",
             content_type="link",

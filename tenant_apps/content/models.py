@@ -7,8 +7,8 @@ reorder endpoints rewrite it). The design document's `publish_date` and
 open at nine in the morning rather than at midnight UTC.
 
 Content items point at files, interactive content, assignments and quizzes by
-plain UUID columns, not foreign keys: those apps are built separately and the
-references are checked by the services that own them.
+plain UUID columns, not foreign keys: those apps are built separately; the
+services check a reference when it is set (a file through the files app).
 """
 
 import uuid

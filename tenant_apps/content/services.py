@@ -21,6 +21,7 @@ from rest_framework import status
 
 from conceptspro.api import ApplicationError
 from tenant_apps.courses.api import Course
+from tenant_apps.files.api import files_for_attachment
 
 from .models import ContentItem, ContentProgress, Module
 
@@ -166,11 +167,30 @@ def _validated(item: ContentItem) -> ContentItem:
     return item
 
 
+def _file_check(*, actor, file_id, course: Course) -> None:
+    """An item's file must be one the editor may attach to the course (their
+    own, or one shared in it); like an announcement's attachment, it is then
+    shared with the course's members."""
+    if file_id is None:
+        return
+    try:
+        files_for_attachment(user=actor, file_ids=[file_id], course=course)
+    except ApplicationError as error:
+        raise ApplicationError(
+            "The file is not one you may use in this course.",
+            code="invalid",
+            fields={"file_id": ["Not a file you may use in this course."]},
+        ) from error
+
+
 @transaction.atomic
-def content_item_create(*, module: Module, title: str, content_type: str, **fields) -> ContentItem:
+def content_item_create(
+    *, actor, module: Module, title: str, content_type: str, **fields
+) -> ContentItem:
     """A new item at the end of the module; what its type needs is checked."""
     _unknown_fields(fields, CONTENT_FIELDS)
     _lock_live_module(module.pk)
+    _file_check(actor=actor, file_id=fields.get("file_id"), course=module.course)
     item = ContentItem(
         module=module,
         title=title,
@@ -184,11 +204,13 @@ def content_item_create(*, module: Module, title: str, content_type: str, **fiel
 
 @transaction.atomic
 def content_item_update(
-    *, item: ContentItem, module: Module | None = None, **changes
+    *, actor, item: ContentItem, module: Module | None = None, **changes
 ) -> ContentItem:
     """Changes fields; with `module`, moves the item to the end of that module
     (a live module of the same course)."""
     _unknown_fields(changes, CONTENT_FIELDS)
+    if changes.get("file_id") not in (None, item.file_id):
+        _file_check(actor=actor, file_id=changes["file_id"], course=item.module.course)
     moving = module is not None and module.pk != item.module_id
     if moving:
         if module.course_id != item.module.course_id or module.deleted_at is not None:

@@ -90,6 +90,7 @@ def _demo_course_ensure() -> None:
         enrollment_add(course=course, user=people[f"student{n}@demo.test"])
     module = module_create(course=course, title="Week 1: Cells", is_published=True)
     content_item_create(
+        actor=instructor,
         module=module,
         title="What is a cell?",
         content_type=ContentType.LINK,
@@ -97,6 +98,7 @@ def _demo_course_ensure() -> None:
         is_published=True,
     )
     content_item_create(
+        actor=instructor,
         module=module,
         title="Cell structure (lecture)",
         content_type=ContentType.VIDEO,

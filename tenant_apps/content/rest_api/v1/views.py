@@ -236,7 +236,7 @@ class ModuleContentsView(ListAPIView):
         fields = _valid(ContentItemInput, request)
         if "module_id" in fields:
             raise ValidationError({"module_id": ["The module is the one in the URL."]})
-        item = services.content_item_create(module=module, **fields)
+        item = services.content_item_create(actor=request.user, module=module, **fields)
         output = ContentItemOutput(item, context=_item_context(access, module))
         return Response(output.data, status=status.HTTP_201_CREATED)
 
@@ -270,7 +270,7 @@ class ContentDetailView(APIView):
                     code="invalid",
                     fields={"module_id": ["Not a module of this course."]},
                 )
-        item = services.content_item_update(item=item, module=target, **changes)
+        item = services.content_item_update(actor=request.user, item=item, module=target, **changes)
         output = ContentItemOutput(item, context=_item_context(access, item.module))
         return Response(output.data)
 

@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import date
 
-from harness import django_on_fresh_database, median_ms
+from harness import bench_institution, django_on_fresh_database, median_ms
 
 BENCH_DB = "conceptspro_bench_api"
 BARE_PATH = "api/v1/bench-bare-courses/"
@@ -79,23 +79,11 @@ def _seed(courses: int):
     """The institution, its student enrolled in `courses` courses, and noise."""
     from django_tenants.utils import tenant_context
 
-    from provisioning import services as provisioning
-    from provisioning.schemas import template_ensure
     from tenant_apps.accounts.models import Role, User
     from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
     from tenant_apps.courses import services
 
-    template_ensure()
-    institution = provisioning.institution_provision(
-        institution_id=provisioning.institution_create(
-            name="Bench University",
-            slug="bench",
-            admin_email="admin@bench.test",
-            admin_password="bench-password-not-common",
-            enqueue=False,
-        ).id,
-        method="template",
-    )
+    institution = bench_institution()
     with tenant_context(institution):
 
         def person(email, role=Role.STUDENT):

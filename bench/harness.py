@@ -46,3 +46,22 @@ def django_on_fresh_database(name: str):
         yield
     finally:
         servers.stop()
+
+
+def bench_institution():
+    """The institution "bench" (admin@bench.test), provisioned from the
+    template; call inside `django_on_fresh_database`."""
+    from provisioning import services
+    from provisioning.schemas import template_ensure
+
+    template_ensure()
+    return services.institution_provision(
+        institution_id=services.institution_create(
+            name="Bench University",
+            slug="bench",
+            admin_email="admin@bench.test",
+            admin_password="bench-password-not-common",
+            enqueue=False,
+        ).id,
+        method="template",
+    )

@@ -18,7 +18,7 @@ import sys
 import time
 from datetime import timedelta
 
-from harness import django_on_fresh_database, median_ms
+from harness import bench_institution, django_on_fresh_database, median_ms
 
 BENCH_DB = "conceptspro_bench_invitations"
 
@@ -45,22 +45,10 @@ def bench(rows: int, repeat: int) -> None:
     from django.utils import timezone
     from django_tenants.utils import tenant_context
 
-    from provisioning import services
-    from provisioning.schemas import template_ensure
     from tenant_apps.accounts.invitations import invitations_import_csv
     from tenant_apps.accounts.models import Invitation, Role, User
 
-    template_ensure()
-    institution = services.institution_provision(
-        institution_id=services.institution_create(
-            name="Bench University",
-            slug="bench",
-            admin_email="admin@bench.test",
-            admin_password="bench-password-not-common",
-            enqueue=False,
-        ).id,
-        method="template",
-    )
+    institution = bench_institution()
     data = (
         "email,first_name,last_name,role\n"
         + "".join(f"person{i}@bench.test,Given{i},Family{i},student\n" for i in range(rows))

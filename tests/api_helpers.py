@@ -1,12 +1,15 @@
 """Shared set-up for API tests: members of an institution and clients that
 call its API through the tenant router, signed in with a real access token."""
 
+from datetime import date
+
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
+from tenant_apps.courses.models import Course, CourseStatus
 
 from .conftest import PASSWORD, host_client
 
@@ -43,6 +46,24 @@ def api_client(institution, user: User) -> Client:
     return host_client(
         f"{institution.schema_name}.localhost", HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"
     )
+
+
+def course_taught_by(institution, instructor: User, *, code: str = "CS 101", **fields) -> Course:
+    """A course of Fall 2026 taught by `instructor`, published unless `status`
+    says otherwise: set-up rows for tests of what lives in a course."""
+    values = {
+        "title": f"Course {code}",
+        "term": "Fall 2026",
+        "academic_year": 2026,
+        "start_date": date(2026, 9, 1),
+        "end_date": date(2026, 12, 20),
+        "status": CourseStatus.PUBLISHED,
+        **fields,
+    }
+    with tenant_context(institution):
+        course = Course.objects.create(code=code, instructor=instructor, **values)
+    connection.set_schema_to_public()
+    return course
 
 
 def error_code(response) -> str:

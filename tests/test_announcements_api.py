@@ -3,7 +3,7 @@ allowed, the roles refused (nothing changes), and another institution's users;
 scheduled publication and expiry by time, pinning, reads and their counts."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -23,26 +23,9 @@ from tenant_apps.courses.models import (
     EnrollmentType,
 )
 
-from .api_helpers import admin_of, api_client, as_json, error_code, member
+from .api_helpers import admin_of, api_client, as_json, course_taught_by, error_code, member
 
 pytestmark = pytest.mark.django_db
-
-
-def _course(institution, instructor: User, code: str = "CS 101", **fields) -> Course:
-    with tenant_context(institution):
-        course = Course.objects.create(
-            code=code,
-            title=f"Course {code}",
-            instructor=instructor,
-            term="Fall 2026",
-            academic_year=2026,
-            start_date=date(2026, 9, 1),
-            end_date=date(2026, 12, 20),
-            status=CourseStatus.PUBLISHED,
-            **fields,
-        )
-    connection.set_schema_to_public()
-    return course
 
 
 def _enroll(institution, course: Course, user: User, role=CourseRole.STUDENT, **fields):
@@ -68,7 +51,7 @@ class World:
 @pytest.fixture
 def world(alpha) -> World:
     instructor = member(alpha, "prof@alpha.test", Role.INSTRUCTOR)
-    course = _course(alpha, instructor)
+    course = course_taught_by(alpha, instructor)
     students = [member(alpha, f"stu{n}@alpha.test") for n in range(3)]
     for student in students:
         _enroll(alpha, course, student)
@@ -597,7 +580,7 @@ def test_attachments_are_embedded_and_students_download_them(alpha, world):
 
 def test_only_attachable_files_are_attached(alpha, world):
     c = world.clients
-    other_course = _course(alpha, world.instructor, code="CS 202")
+    other_course = course_taught_by(alpha, world.instructor, code="CS 202")
     elsewhere = _upload(c["instructor"], other_course)
     students_own = _upload(c["stu0"], None, name="mine.pdf", level="private")
     for bad in (elsewhere, students_own, "0b7a5783-2c54-4622-b3e9-c6165d1c3236"):

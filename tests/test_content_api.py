@@ -31,7 +31,7 @@ from tenant_apps.courses.models import (
     EnrollmentType,
 )
 
-from .api_helpers import admin_of, api_client, as_json, error_code, member
+from .api_helpers import admin_of, api_client, as_json, course_taught_by, error_code, member
 
 # Every test but the concurrent one reaches the database through `world`
 # (alpha, hence `db`): that one needs its writes committed.
@@ -46,20 +46,6 @@ def in_tenant(institution):
     with tenant_context(institution):
         yield
     connection.set_schema_to_public()
-
-
-def make_course(institution, instructor, *, code="CS 101", status=CourseStatus.PUBLISHED):
-    with in_tenant(institution):
-        return Course.objects.create(
-            code=code,
-            title="Course",
-            instructor=instructor,
-            term="Fall 2026",
-            academic_year=2026,
-            start_date=date(2026, 9, 1),
-            end_date=date(2026, 12, 20),
-            status=status,
-        )
 
 
 def enroll(institution, course, user, *, role=CourseRole.STUDENT, kind=EnrollmentType.REGULAR):
@@ -95,7 +81,7 @@ def build_world(institution, *, slug_prefix="") -> World:
         "waitlisted": member(institution, f"{p}wait@x.test"),
         "outsider": member(institution, f"{p}out@x.test"),
     }
-    course = make_course(institution, users["instructor"])
+    course = course_taught_by(institution, users["instructor"])
     enroll(institution, course, users["ta"], role=CourseRole.TA)
     enroll(institution, course, users["student"])
     enroll(institution, course, users["waitlisted"], kind=EnrollmentType.WAITLIST)
@@ -636,7 +622,7 @@ def test_items_move_to_the_end_of_another_module_of_the_course(world, material):
     titles = [r["title"] for r in client.get(contents_url(material.locked)).json()["results"]]
     assert titles == ["Locked video", "Lecture"]
 
-    other = make_course(world.institution, world.users["instructor"], code="CS 202")
+    other = course_taught_by(world.institution, world.users["instructor"], code="CS 202")
     with in_tenant(world.institution):
         foreign = services.module_create(course=other, title="Elsewhere")
     for target in (foreign.pk, "1b0e2a5e-58e4-4bb2-9d90-3a1c8b3c9f00", "nope"):
@@ -714,7 +700,7 @@ def test_concurrent_reorders_leave_one_whole_order(django_db_setup, committed_db
     course lock runs them one after another, so the result is one of them."""
     institution = Institution.objects.get(slug="alpha")
     instructor = member(institution, "race-prof@alpha.test", Role.INSTRUCTOR)
-    course = make_course(institution, instructor, code="RACE 1")
+    course = course_taught_by(institution, instructor, code="RACE 1")
     try:
         with in_tenant(institution):
             modules = [
@@ -790,7 +776,7 @@ def test_course_copy_brings_live_modules_and_items_with_dates_shifted(world, mat
 
 
 def test_copy_step_records_old_and_new_ids(world, material):
-    target = make_course(world.institution, world.users["instructor"], code="CS 101-B")
+    target = course_taught_by(world.institution, world.users["instructor"], code="CS 101-B")
     with in_tenant(world.institution):
         context = CopyContext(source=world.course, target=target, date_shift=timedelta(days=7))
         modules_copy(context)

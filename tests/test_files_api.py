@@ -9,7 +9,7 @@ import time
 import types
 import zipfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core import signing
@@ -27,7 +27,7 @@ from tenant_apps.courses.models import Course, CourseRole, CourseStatus, Enrollm
 from tenant_apps.files.api import AccessLevel, StoredFile, file_output, files_for_attachment
 from tenant_apps.files.models import StorageUsage
 
-from .api_helpers import admin_of, api_client, error_code, member
+from .api_helpers import admin_of, api_client, course_taught_by, error_code, member
 from .conftest import host_client
 
 pytestmark = pytest.mark.django_db
@@ -68,23 +68,6 @@ def _file(name: str, content: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")
 
 
-def _course(institution, instructor: User, **fields) -> Course:
-    with tenant_context(institution):
-        course = Course.objects.create(
-            code=fields.pop("code", "CS 101"),
-            title="Course",
-            instructor=instructor,
-            term="Fall 2026",
-            academic_year=2026,
-            start_date=date(2026, 9, 1),
-            end_date=date(2026, 12, 20),
-            status=fields.pop("status", CourseStatus.PUBLISHED),
-            **fields,
-        )
-    connection.set_schema_to_public()
-    return course
-
-
 def _enroll(institution, course: Course, user: User, role=CourseRole.STUDENT) -> None:
     with tenant_context(institution):
         Enrollment.objects.create(course=course, user=user, role=role, enrolled_at=timezone.now())
@@ -108,7 +91,7 @@ def world(alpha) -> World:
         "ta": member(alpha, "ta@alpha.test", Role.TA),
         "outsider": member(alpha, "out@alpha.test"),
     }
-    course = _course(alpha, users["instructor"])
+    course = course_taught_by(alpha, users["instructor"])
     _enroll(alpha, course, users["student"])
     _enroll(alpha, course, users["classmate"])
     _enroll(alpha, course, users["ta"], CourseRole.TA)
@@ -297,7 +280,9 @@ def test_course_uploads_follow_the_callers_standing_in_the_course(alpha, world):
 
 
 def test_a_draft_course_takes_no_student_uploads(alpha, world):
-    draft = _course(alpha, world.users["instructor"], code="CS 999", status=CourseStatus.DRAFT)
+    draft = course_taught_by(
+        alpha, world.users["instructor"], code="CS 999", status=CourseStatus.DRAFT
+    )
     _enroll(alpha, draft, world.users["outsider"])
     assert _upload(world.clients["outsider"], course_id=str(draft.pk)).status_code == 404
     assert _count(alpha) == 0
@@ -529,7 +514,7 @@ def test_files_for_attachment_attaches_own_loose_files_and_refuses_others(alpha,
     loose = _upload(c["instructor"]).json()["id"]
     course_file = _upload(c["ta"], course_id=str(world.course.pk), access_level="course").json()
     theirs = _upload(c["student"]).json()["id"]
-    other_course = _course(alpha, world.users["instructor"], code="CS 202")
+    other_course = course_taught_by(alpha, world.users["instructor"], code="CS 202")
     elsewhere = _upload(c["instructor"], course_id=str(other_course.pk)).json()["id"]
     instructor = world.users["instructor"]
     with tenant_context(alpha):

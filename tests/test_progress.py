@@ -17,7 +17,7 @@ from tenant_apps.content import services
 from tenant_apps.content.models import ContentProgress
 from tenant_apps.courses.models import Course, CourseRole, CourseStatus
 
-from .api_helpers import api_client, as_json, error_code, member
+from .api_helpers import api_client, as_json, course_taught_by, error_code, member
 from .test_content_api import (
     Material,
     World,
@@ -25,7 +25,6 @@ from .test_content_api import (
     build_world,
     enroll,
     in_tenant,
-    make_course,
 )
 
 
@@ -171,7 +170,7 @@ def test_concurrent_reports_all_count(django_db_setup, committed_db):
     institution = Institution.objects.get(slug="alpha")
     instructor = member(institution, "race-prof2@alpha.test", Role.INSTRUCTOR)
     student = member(institution, "race-stu@alpha.test")
-    course = make_course(institution, instructor, code="RACE 2")
+    course = course_taught_by(institution, instructor, code="RACE 2")
     try:
         enroll(institution, course, student)
         with in_tenant(institution):

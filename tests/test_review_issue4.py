@@ -14,9 +14,8 @@ from django_tenants.utils import tenant_context
 from tenant_apps.accounts.models import Role
 from tenant_apps.announcements.models import Announcement
 
-from .api_helpers import admin_of, api_client, as_json, error_code, member
+from .api_helpers import admin_of, api_client, as_json, course_taught_by, error_code, member
 from .conftest import make_institution
-from .test_announcements_api import _course as _announcement_course
 from .test_files_api import BULK, PDF, UPLOAD, _count, _file, _usage
 
 
@@ -81,7 +80,7 @@ def racing(django_db_setup, committed_db):
     afterwards by committed_db)."""
     institution = make_institution("hsixrace", method="template")
     instructor = member(institution, "prof@hsixrace.test", Role.INSTRUCTOR)
-    course = _announcement_course(institution, instructor)
+    course = course_taught_by(institution, instructor)
     client = api_client(institution, instructor)
     created = as_json(
         client,

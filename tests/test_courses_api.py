@@ -298,6 +298,45 @@ def test_list_filters_and_ordering(alpha, people, catalogue):
         assert teacher.get(f"{API}{bad}").status_code == 400, bad
 
 
+def test_the_catalog_lists_self_enrollable_courses_the_caller_is_not_in(
+    alpha, beta, people, catalogue
+):
+    users, clients = people
+    teacher = users["teacher"]
+    open_ = make_course(alpha, teacher, code="OPEN", status="published")
+    closed = make_course(alpha, teacher, code="SOON", status="published")
+    hidden = make_course(alpha, teacher, code="HIDDEN")  # a draft
+    with tenant_context(alpha):
+        for course in (open_, closed, hidden, catalogue["PUB"]):
+            services.course_update(course=course, settings={"self_enrollment": True})
+        services.course_update(course=closed, enrollment_start=date(2999, 1, 1))
+    connection.set_schema_to_public()
+
+    def catalog(client, query=""):
+        response = client.get(f"{API}catalog/{query}")
+        assert response.status_code == 200, response.content
+        return {c["code"]: c["my_role"] for c in response.json()["results"]}
+
+    # PUB allows it too, but the student is in it already; the teacher teaches them all.
+    assert catalog(clients["student"]) == {"OPEN": None, "SOON": None}
+    assert catalog(clients["ta"]) == {"OPEN": None, "SOON": None, "PUB": None}
+    assert catalog(clients["teacher"]) == {}
+    assert catalog(clients["student"], "?q=open") == {"OPEN": None}
+
+    # What it lists, the student can open and enroll in (the window permitting).
+    assert clients["student"].get(f"{API}{open_.pk}/").status_code == 200
+    enrolled = as_json(clients["student"], "post", f"{API}{open_.pk}/enroll/", {})
+    assert enrolled.status_code == 201, enrolled.content
+    assert catalog(clients["student"]) == {"SOON": None}
+    soon = as_json(clients["student"], "post", f"{API}{closed.pk}/enroll/", {})
+    assert (soon.status_code, error_code(soon)) == (409, "enrollment_closed")
+
+    # Another institution's people never see alpha's catalog.
+    assert beta_token_on_alpha(beta).get(f"{API}catalog/").status_code == 401
+    beta_student = api_client(beta, member(beta, "cat@beta.test"))
+    assert catalog(beta_student) == {}
+
+
 def test_the_list_shows_seats(alpha, people, catalogue):
     _, clients = people
     results = clients["other_teacher"].get(f"{API}?q=FULL").json()["results"]

@@ -35,6 +35,20 @@ def course_list_for(user, *, mine: bool = False) -> QuerySet[Course]:
     return course_with_caller(courses, user)
 
 
+def course_catalog_for(user) -> QuerySet[Course]:
+    """The live courses `user` may enroll in themselves and is not in yet:
+    published, with self-enrollment on (`self_enrollment_open`). Their windows
+    are shown, not applied: a course opening next month is listed, and
+    enrolling before then answers 409 `enrollment_closed`."""
+    mine = Enrollment.objects.filter(
+        course=OuterRef("pk"), user=user, status=EnrollmentStatus.ENROLLED
+    )
+    courses = Course.objects.filter(
+        deleted_at__isnull=True, status=CourseStatus.PUBLISHED, settings__self_enrollment=True
+    ).exclude(Q(instructor=user) | Exists(mine))
+    return course_with_caller(courses, user)
+
+
 def course_involving(user) -> Q:
     """Courses `user` teaches, assists (TA, grader; any status), or studies in
     once published (holding a seat or waitlisted)."""

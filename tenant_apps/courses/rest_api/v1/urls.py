@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("courses/", views.CourseListView.as_view(), name="courses-list"),
+    path("courses/catalog/", views.CourseCatalogView.as_view(), name="courses-catalog"),
     path("courses/<uuid:course_id>/", views.CourseDetailView.as_view(), name="courses-detail"),
     path("courses/<uuid:course_id>/copy/", views.CourseCopyView.as_view(), name="courses-copy"),
     path(

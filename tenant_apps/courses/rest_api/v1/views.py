@@ -155,6 +155,25 @@ class CourseListView(ListAPIView):
         )
 
 
+class CourseCatalogView(ListAPIView):
+    """GET /courses/catalog/: the published courses open to self-enrollment
+    that the caller is not in yet, to find one and POST its enroll/. Who: any
+    active member. Filters as the course list (term, academic_year, q,
+    updated_since, ordering); each course shows its enrollment window and
+    seats."""
+
+    permission_classes = [IsActiveMember]
+    serializer_class = CourseOutput
+    filterset_class = CourseFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Course.objects.none()
+        return selectors.course_catalog_for(self.request.user).order_by(
+            "-academic_year", "term", "code", "id"
+        )
+
+
 _COURSE_UPDATE_RESPONSES = {
     200: CourseDetailOutput,
     409: _conflict(

@@ -2,11 +2,14 @@
 
 from .models import Role, User
 from .policies import IsActiveMember, IsInstitutionAdmin, is_active_member
+from .rest_api.v1.serializers import PersonOutput, PersonWithEmailOutput
 from .services import user_ensure
 
 __all__ = [
     "IsActiveMember",
     "IsInstitutionAdmin",
+    "PersonOutput",
+    "PersonWithEmailOutput",
     "Role",
     "User",
     "is_active_member",

@@ -49,6 +49,21 @@ class UserOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PersonOutput(serializers.Serializer):
+    """A user as other apps name one in their answers (an instructor, an
+    author): id and name only."""
+
+    id = serializers.UUIDField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+
+
+class PersonWithEmailOutput(PersonOutput):
+    """A user as course staff see one in a roster or a list of readers."""
+
+    email = serializers.EmailField()
+
+
 class UserCardOutput(serializers.Serializer):
     """What any member of the institution may see of another: no ids, and email
     and phone only where the user's privacy settings show them."""

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
+from tenant_apps.accounts.api import PersonOutput, PersonWithEmailOutput
 from tenant_apps.announcements.models import Announcement, AnnouncementRead, AnnouncementState
 from tenant_apps.files.api import FileAttachmentOutput, file_output
 
@@ -53,19 +54,13 @@ class AnnouncementInput(KnownKeysSerializer):
         return data
 
 
-class AuthorOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-
-
 class AnnouncementOutput(serializers.ModelSerializer):
     """An announcement as its reader sees it. `read_count` (students holding a
     seat who read it) and `audience_count` (students holding a seat) are the
     course staff's only."""
 
     course_id = serializers.UUIDField(read_only=True)
-    author = AuthorOutput(read_only=True, allow_null=True)
+    author = PersonOutput(read_only=True, allow_null=True)
     state = serializers.ChoiceField(choices=AnnouncementState.choices, read_only=True)
     is_read = serializers.BooleanField(read_only=True, help_text="The caller has read it.")
     attachments = serializers.SerializerMethodField()
@@ -102,15 +97,8 @@ class AnnouncementOutput(serializers.ModelSerializer):
         return [file_output(f) for f in announcement.attachments.all()]
 
 
-class ReaderOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    email = serializers.EmailField()
-
-
 class AnnouncementReadOutput(serializers.ModelSerializer):
-    user = ReaderOutput(read_only=True)
+    user = PersonWithEmailOutput(read_only=True)
 
     class Meta:
         model = AnnouncementRead

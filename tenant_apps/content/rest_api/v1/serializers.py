@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
+from tenant_apps.accounts.api import PersonWithEmailOutput
 from tenant_apps.content.models import ContentType
 from tenant_apps.content.selectors import progress_percent
 
@@ -216,13 +217,6 @@ class ProgressOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
-class _Student(serializers.Serializer):
-    id = serializers.UUIDField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    email = serializers.EmailField()
-
-
 class ModuleProgressOutput(serializers.Serializer):
     module_id = serializers.UUIDField()
     title = serializers.CharField()
@@ -238,7 +232,7 @@ class CourseProgressOutput(serializers.Serializer):
     """One student's progress in a course: required items completed, whole
     percent (null when nothing is required), time spent, per module."""
 
-    user = _Student()
+    user = PersonWithEmailOutput()
     required_count = serializers.IntegerField()
     completed_count = serializers.IntegerField()
     percent = serializers.IntegerField(allow_null=True)
@@ -250,7 +244,7 @@ class CourseProgressOutput(serializers.Serializer):
 class RosterProgressOutput(serializers.Serializer):
     """One student's totals in the staff's list."""
 
-    user = _Student(source="*")
+    user = PersonWithEmailOutput(source="*")
     required_count = serializers.SerializerMethodField()
     completed_count = serializers.IntegerField()
     percent = serializers.SerializerMethodField()

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
+from tenant_apps.accounts.api import PersonOutput, PersonWithEmailOutput
 from tenant_apps.courses import selectors, services
 from tenant_apps.courses.models import (
     Course,
@@ -145,16 +146,6 @@ class EnrollmentImportInput(serializers.Serializer):
 
 
 # --- Output ----------------------------------------------------------------------------
-
-
-class PersonOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-
-
-class PersonWithEmailOutput(PersonOutput):
-    email = serializers.EmailField()
 
 
 class CourseSettingsOutput(serializers.Serializer):

@@ -19,4 +19,8 @@ urlpatterns = [
     path("", include("tenant_apps.content.rest_api.v1.urls")),
     path("", include("tenant_apps.files.rest_api.v1.urls")),
     path("", include("tenant_apps.announcements.rest_api.v1.urls")),
+    # Assessment: assignments and submissions, quizzes, grades and the gradebook.
+    path("", include("tenant_apps.assignments.rest_api.v1.urls")),
+    path("", include("tenant_apps.quizzes.rest_api.v1.urls")),
+    path("", include("tenant_apps.grading.rest_api.v1.urls")),
 ]

@@ -76,6 +76,9 @@ TENANT_APPS = [
     "tenant_apps.content",
     "tenant_apps.files",
     "tenant_apps.announcements",
+    "tenant_apps.grading",
+    "tenant_apps.assignments",
+    "tenant_apps.quizzes",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

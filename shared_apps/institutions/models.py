@@ -2,6 +2,7 @@
 
 import re
 import uuid
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -78,6 +79,11 @@ def validate_institution_slug(slug: str) -> None:
         raise ValidationError("This address is reserved.", code="reserved")
 
 
+def validate_timezone_name(name: str) -> None:
+    if name not in zoneinfo.available_timezones():
+        raise ValidationError("Not an IANA time zone name.", code="invalid")
+
+
 def schema_name_for_slug(slug: str) -> str:
     return slug.replace("-", "_")
 
@@ -99,6 +105,13 @@ class Institution(TenantMixin):
         max_length=255, blank=True, help_text="Email domain of the institution's own accounts."
     )
     logo_url = models.URLField(blank=True)
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone_name],
+        help_text="IANA name (e.g. America/New_York): the institution's calendar, "
+        "against which due dates are shown and days late are counted.",
+    )
     settings = models.JSONField(default=dict, blank=True)
     plan = models.ForeignKey(
         "plans.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="institutions"

@@ -1,0 +1,1 @@
+"""Quizzes and exams: questions, attempts, responses and their grading."""

@@ -1,7 +1,10 @@
 """What other apps may use of grading: the assignments and quizzes apps keep
 their gradebook item in step and record grades through these."""
 
+from .calculations import letter_scheme_of
 from .models import AssignmentGroup, Grade, GradeItem, ItemKind, PostingPolicy, Rubric
+
+from .rest_api.v1.serializers import GradeOutput
 from .services import (
     GradeInput,
     grade_item_delete,
@@ -16,6 +19,7 @@ __all__ = [
     "Grade",
     "GradeInput",
     "GradeItem",
+    "GradeOutput",
     "ItemKind",
     "PostingPolicy",
     "Rubric",
@@ -23,5 +27,6 @@ __all__ = [
     "grade_item_for",
     "grade_item_sync",
     "grade_save",
+    "letter_scheme_of",
     "released_to_student",
 ]

@@ -197,6 +197,13 @@ class Grade(models.Model):
         related_name="grades_given",
     )
     points_earned = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    late_penalty_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text="Percent of the points possible taken off for lateness (days late "
+        "times the assignment's penalty per day, at most 100), kept for regrades.",
+    )
     late_penalty_points = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     score = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     excused = models.BooleanField(

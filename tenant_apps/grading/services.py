@@ -324,7 +324,7 @@ def grade_save(
     grader,
     given: GradeInput,
     submission_id=None,
-    late_penalty_percent=0,
+    late_penalty_percent=None,
     expected_version: int | None = None,
     check_version: bool = True,
 ) -> Grade:
@@ -335,7 +335,11 @@ def grade_save(
     has graded first, is a 409 `grade_conflict` naming the current version, and
     nothing changes. The quiz engine passes check_version=False: it recomputes
     from the responses, so the last computation is right. Every change adds a
-    revision; an item posted automatically releases the grade at once."""
+    revision; an item posted automatically releases the grade at once.
+
+    `late_penalty_percent` (days late times the assignment's penalty per day, at
+    most 100) is kept on the grade; None keeps the grade's own, so a regrade
+    through the grade alone keeps the submission's penalty."""
     _student_check(item, student)
     rubric_scores: list = []
     points = None
@@ -356,18 +360,20 @@ def grade_save(
             code="invalid",
             fields={"points_earned": ["Required unless rubric scores are given or excused."]},
         )
+    now = timezone.now()
+    grade = Grade.objects.select_for_update().filter(item=item, student=student).first()
+    if late_penalty_percent is None:
+        percent = grade.late_penalty_percent if grade is not None else Decimal("0")
+    else:
+        percent = min(Decimal("100"), max(Decimal("0"), Decimal(str(late_penalty_percent))))
     penalty = Decimal("0")
     score = None
     if points is not None:
         penalty = late_penalty(
-            points_possible=item.points_possible,
-            points_earned=points,
-            percent=late_penalty_percent,
+            points_possible=item.points_possible, points_earned=points, percent=percent
         )
         score = points - penalty
-    now = timezone.now()
 
-    grade = Grade.objects.select_for_update().filter(item=item, student=student).first()
     if grade is None:
         if expected_version not in (None, 0) and check_version:
             raise ApplicationError(
@@ -383,6 +389,7 @@ def grade_save(
     grade.submission_id = submission_id if submission_id is not None else grade.submission_id
     grade.grader = grader
     grade.points_earned = points
+    grade.late_penalty_percent = percent
     grade.late_penalty_points = penalty
     grade.score = score
     grade.excused = given.excused

@@ -63,6 +63,7 @@ def institution_create(
     admin_first_name: str = "",
     admin_last_name: str = "",
     plan: Plan | None = None,
+    timezone: str = "UTC",
     enqueue: bool = True,
 ) -> Institution:
     """Record a new institution (status pending) and queue its provisioning.
@@ -76,6 +77,7 @@ def institution_create(
         slug=slug,
         schema_name=schema_name_for_slug(slug),
         plan=plan or plan_default(),
+        timezone=timezone,
         status=Institution.Status.PENDING,
     )
     try:

@@ -21,10 +21,13 @@ def test_create_institution_provisions_it_and_list_shows_it(db, capsys):
         PASSWORD,
         "--plan",
         "standard",
+        "--timezone",
+        "America/Chicago",
     )
     assert "zeta: active" in capsys.readouterr().out
     institution = Institution.objects.get(slug="zeta")
     assert institution.plan.code == "standard"
+    assert institution.timezone == "America/Chicago"
 
     call_command("list_institutions")
     listing = capsys.readouterr().out.splitlines()
@@ -49,9 +52,12 @@ def test_create_institution_refuses_bad_input_with_the_reason(db):
             "nope",
             "--admin-password",
             PASSWORD,
+            "--timezone",
+            "Mars/Olympus_Mons",
         )
     message = str(error.value)
     assert "slug: This address is reserved." in message
+    assert "timezone: Not an IANA time zone name." in message
     assert "admin_email: Enter a valid email address." in message
     assert not Institution.objects.filter(name="Reserved").exists()
 

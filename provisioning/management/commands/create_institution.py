@@ -19,6 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--admin-last-name", default="")
         parser.add_argument("--plan", help="Plan code; the default plan when omitted.")
         parser.add_argument(
+            "--timezone", default="UTC", help="IANA time zone, e.g. America/New_York."
+        )
+        parser.add_argument(
             "--queue", action="store_true", help="Queue provisioning on Celery and return."
         )
 
@@ -37,6 +40,7 @@ class Command(BaseCommand):
                 admin_first_name=options["admin_first_name"],
                 admin_last_name=options["admin_last_name"],
                 plan=plan,
+                timezone=options["timezone"],
                 enqueue=options["queue"],
             )
         except ValidationError as exc:

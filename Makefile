@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/provisioning.py
 	$(PY) bench/invitations.py
 	$(PY) bench/api.py
+	$(PY) bench/gradebook.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -3,7 +3,6 @@ their gradebook item in step and record grades through these."""
 
 from .calculations import letter_scheme_of
 from .models import AssignmentGroup, Grade, GradeItem, ItemKind, PostingPolicy, Rubric
-
 from .rest_api.v1.serializers import GradeOutput
 from .services import (
     GradeInput,

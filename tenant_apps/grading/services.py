@@ -23,6 +23,7 @@ from .models import (
     GradeAction,
     GradeItem,
     GradeRevision,
+    GradingPolicy,
     ItemKind,
     PostingPolicy,
     Rubric,
@@ -66,11 +67,14 @@ def grade_item_sync(
 ) -> GradeItem:
     """Creates or updates the gradebook column of an assignment or quiz, in the
     caller's transaction. `posting_policy` None keeps the item's own (manual
-    for a new one). A group or rubric of another course is refused."""
+    for a new one). A group or rubric of another course, or a deleted rubric,
+    is refused."""
     for name, other in (("group", group), ("rubric", rubric)):
-        if other is not None and other.course_id != course.pk:
+        if other is not None and (
+            other.course_id != course.pk or getattr(other, "deleted_at", None) is not None
+        ):
             raise ApplicationError(
-                f"The {name} belongs to another course.",
+                f"The {name} is not one of this course's (or was deleted).",
                 code="invalid",
                 fields={f"{name}_id": [f"Not a {name} of this course."]},
             )
@@ -92,14 +96,116 @@ def grade_item_sync(
 
 def grade_item_delete(*, kind: ItemKind | str, source_id) -> None:
     """The assignment or quiz was deleted: its column leaves the gradebook (its
-    grades are kept with it, as the source is soft-deleted too)."""
+    grades are kept with it, as the source is soft-deleted too). `updated_at`
+    moves with it, so the gradebook's incremental pulls see the totals change."""
+    now = timezone.now()
     GradeItem.objects.filter(kind=kind, source_id=source_id, deleted_at__isnull=True).update(
-        deleted_at=timezone.now()
+        deleted_at=now, updated_at=now
     )
 
 
 def grade_item_for(*, kind: ItemKind | str, source_id) -> GradeItem | None:
     return GradeItem.objects.filter(kind=kind, source_id=source_id).first()
+
+
+# --- assignment groups and the grading policy -------------------------------------
+
+
+@transaction.atomic
+def assignment_group_create(
+    *, course: Course, name: str, weight=Decimal("0"), position: int | None = None
+) -> AssignmentGroup:
+    """A new group, last unless `position` says otherwise."""
+    if position is None:
+        last = (
+            AssignmentGroup.objects.filter(course=course)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        position = 0 if last is None else last + 1
+    return AssignmentGroup.objects.create(
+        course=course, name=name, weight=weight, position=position
+    )
+
+
+@transaction.atomic
+def assignment_group_update(*, group: AssignmentGroup, **changes) -> AssignmentGroup:
+    """Changes name, weight or position; a changed weight moves every
+    student's weighted total, which `updated_at` tells incremental pulls."""
+    for field, value in changes.items():
+        setattr(group, field, value)
+    group.save()
+    return group
+
+
+@transaction.atomic
+def assignment_group_delete(*, group: AssignmentGroup) -> None:
+    """Deletes the group; its items stay in the gradebook outside any group
+    (in a weighted course they then count for nothing until regrouped). The
+    items' `updated_at` moves, so incremental pulls see the totals change."""
+    GradeItem.objects.filter(group=group).update(group=None, updated_at=timezone.now())
+    group.delete()
+
+
+def _letter_row(row) -> tuple[str, Decimal] | None:
+    """(letter, minimum) from a [letter, minimum] pair, or None if it is not one."""
+    if not isinstance(row, list | tuple) or len(row) != 2 or not isinstance(row[0], str):
+        return None
+    try:
+        minimum = Decimal(str(row[1]))
+    except InvalidOperation:
+        return None
+    return (row[0].strip(), minimum) if minimum.is_finite() else None
+
+
+def letter_scheme_clean(raw) -> list[list]:
+    """A letter scheme as stored, highest minimum first: [letter, minimum]
+    pairs, letters unique, non-blank and at most 10 characters, minimums
+    between 0 and 100 and distinct, one of them 0 (so every percentage has a
+    letter). 400 naming the entry otherwise."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 50:
+        raise ApplicationError(
+            "A letter scheme has between 1 and 50 letters.",
+            code="invalid",
+            fields={"letter_scheme": ["Give between 1 and 50 letters."]},
+        )
+    errors: dict[str, list[str]] = {}
+    rows: list[tuple[str, Decimal]] = []
+    for index, raw_row in enumerate(raw):
+        where = f"letter_scheme[{index}]"
+        row = _letter_row(raw_row)
+        if row is None:
+            errors[where] = ["A letter and its minimum percentage."]
+            continue
+        letter, minimum = row
+        if not letter or len(letter) > 10:
+            errors[f"{where}.letter"] = ["Between 1 and 10 characters."]
+        elif letter in {r[0] for r in rows}:
+            errors[f"{where}.letter"] = ["Letters must be unique."]
+        if not Decimal("0") <= minimum <= Decimal("100"):
+            errors[f"{where}.minimum"] = ["Must be between 0 and 100."]
+            continue
+        minimum = minimum.quantize(CENT)
+        if minimum in {r[1] for r in rows}:
+            errors[f"{where}.minimum"] = ["Minimums must be distinct."]
+        rows.append((letter, minimum))
+    if not errors and Decimal("0") not in {r[1] for r in rows}:
+        errors["letter_scheme"] = ["One letter must start at 0, so every percentage has one."]
+    if errors:
+        raise ApplicationError("The letter scheme is not valid.", code="invalid", fields=errors)
+    return [[letter, str(minimum)] for letter, minimum in sorted(rows, key=lambda r: -r[1])]
+
+
+@transaction.atomic
+def grading_policy_set(*, course: Course, weight_groups: bool, letter_scheme=None):
+    """Sets how the course totals; `letter_scheme` None or empty means the
+    default scheme. Returns the policy."""
+    scheme = letter_scheme_clean(letter_scheme) if letter_scheme else []
+    policy, _ = GradingPolicy.objects.update_or_create(
+        course=course, defaults={"weight_groups": weight_groups, "letter_scheme": scheme}
+    )
+    return policy
 
 
 # --- rubrics -------------------------------------------------------------------
@@ -179,6 +285,51 @@ def rubric_criteria_clean(criteria) -> tuple[list[dict], Decimal]:
     if errors:
         raise ApplicationError("The rubric is not valid.", code="invalid", fields=errors)
     return cleaned, total
+
+
+def rubric_in_use(rubric: Rubric) -> bool:
+    """Some grade was given with this rubric's criteria."""
+    return Grade.objects.filter(item__rubric=rubric).exclude(rubric_scores=[]).exists()
+
+
+def _rubric_conflict(message: str) -> ApplicationError:
+    return ApplicationError(message, code="rubric_in_use", status=status.HTTP_409_CONFLICT)
+
+
+@transaction.atomic
+def rubric_create(*, course: Course, title: str, criteria) -> Rubric:
+    cleaned, total = rubric_criteria_clean(criteria)
+    return Rubric.objects.create(
+        course=course, title=title, criteria=cleaned, points_possible=total
+    )
+
+
+@transaction.atomic
+def rubric_update(*, rubric: Rubric, title: str, criteria, force: bool = False) -> Rubric:
+    """Replaces title and criteria. Once grades were given with the rubric,
+    changing its criteria is a 409 `rubric_in_use` unless `force`: with it,
+    those grades keep the scores and points they were given (a snapshot of
+    the old criteria), and only later grading uses the new ones."""
+    rubric = Rubric.objects.select_for_update().get(pk=rubric.pk)
+    cleaned, total = rubric_criteria_clean(criteria)
+    if cleaned != rubric.criteria and not force and rubric_in_use(rubric):
+        raise _rubric_conflict(
+            "Grades were given with this rubric; send force=true to change its criteria "
+            "(those grades keep their scores)."
+        )
+    rubric.title, rubric.criteria, rubric.points_possible = title, cleaned, total
+    rubric.save()
+    return rubric
+
+
+@transaction.atomic
+def rubric_delete(*, rubric: Rubric) -> None:
+    """A soft delete, refused (409 `rubric_in_use`) while a live gradebook
+    item uses the rubric: detach it from the assignment first. Grades given
+    with it keep their scores."""
+    if GradeItem.objects.filter(rubric=rubric, deleted_at__isnull=True).exists():
+        raise _rubric_conflict("An assignment uses this rubric; detach it first.")
+    Rubric.objects.filter(pk=rubric.pk).update(deleted_at=timezone.now())
 
 
 def rubric_scores_clean(rubric: Rubric, scores) -> tuple[list[dict], Decimal]:
@@ -464,6 +615,65 @@ def item_grades_release(*, item: GradeItem, actor) -> int:
 @transaction.atomic
 def item_grades_hide(*, item: GradeItem, actor) -> int:
     return _set_released(Grade.objects.filter(item=item), actor=actor, released=False)
+
+
+@transaction.atomic
+def grade_item_posting_policy_set(
+    *, item: GradeItem, posting_policy: str, actor, release_hidden: bool = False
+) -> GradeItem:
+    """Sets how the item's grades are posted. Switching to automatic posts the
+    grades given from now on; those already hidden stay hidden unless
+    `release_hidden` (a grader may have kept them back on purpose)."""
+    GradeItem.objects.filter(pk=item.pk).update(
+        posting_policy=posting_policy, updated_at=timezone.now()
+    )
+    item.refresh_from_db()
+    if release_hidden and posting_policy == PostingPolicy.AUTOMATIC:
+        _set_released(Grade.objects.filter(item=item), actor=actor, released=True)
+    return item
+
+
+# Grade fields a grader sets through the API, and what PUT resets them to.
+GRADE_FIELD_DEFAULTS = {
+    "points_earned": None,
+    "rubric_scores": None,
+    "feedback": "",
+    "excused": False,
+    "late_penalty_percent": None,
+}
+
+
+@transaction.atomic
+def grade_update(
+    *, grade: Grade, grader, changes: dict, expected_version: int, partial: bool
+) -> Grade:
+    """A grader's change to an existing grade through grade_save (so the same
+    409 on a stale version, and a revision). PUT (`partial` False) resets the
+    fields left out (`late_penalty_percent` left out keeps the grade's own);
+    PATCH keeps them, rubric scores included unless new points come from new
+    rubric scores."""
+    if partial:
+        current = {
+            "points_earned": grade.points_earned,
+            "rubric_scores": grade.rubric_scores or None,
+            "feedback": None,
+            "excused": grade.excused,
+            "late_penalty_percent": None,
+        }
+        if "rubric_scores" in changes and "points_earned" not in changes:
+            current["points_earned"] = None
+        values = current | changes
+    else:
+        values = GRADE_FIELD_DEFAULTS | changes
+    late = values.pop("late_penalty_percent")
+    return grade_save(
+        item=grade.item,
+        student=grade.student,
+        grader=grader,
+        given=GradeInput(**values),
+        late_penalty_percent=late,
+        expected_version=expected_version,
+    )
 
 
 # --- what students may see ----------------------------------------------------------

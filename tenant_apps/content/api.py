@@ -1,6 +1,6 @@
 """What other apps may use of modules, content and progress."""
 
-from .models import ContentType
+from .models import ContentType, Module
 from .services import content_item_create, module_create
 
-__all__ = ["ContentType", "content_item_create", "module_create"]
+__all__ = ["ContentType", "Module", "content_item_create", "module_create"]

@@ -1,9 +1,10 @@
 """What other apps may use of files: attach uploaded files to what they own
 (announcements, submissions) and describe them in their own answers."""
 
+from .downloads import download_url as file_download_url
 from .models import AccessLevel, StoredFile
 from .rest_api.v1.serializers import FileAttachmentOutput
-from .services import files_for_attachment
+from .services import ACCEPTED_EXTENSIONS, files_for_attachment, files_for_submission
 
 
 def file_output(file: StoredFile) -> dict:
@@ -20,9 +21,12 @@ def file_output(file: StoredFile) -> dict:
 
 
 __all__ = [
+    "ACCEPTED_EXTENSIONS",
     "AccessLevel",
     "FileAttachmentOutput",
     "StoredFile",
+    "file_download_url",
     "file_output",
     "files_for_attachment",
+    "files_for_submission",
 ]

@@ -40,6 +40,11 @@ class StoredFile(models.Model):
         max_length=20, choices=AccessLevel.choices, default=AccessLevel.PRIVATE
     )
     expires_at = models.DateTimeField(null=True, blank=True)
+    held = models.BooleanField(
+        default=False,
+        help_text="Part of a submitted record (an assignment attempt): kept as submitted, "
+        "so it neither expires nor can be deleted.",
+    )
     download_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

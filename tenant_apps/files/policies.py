@@ -23,7 +23,10 @@ from .models import AccessLevel, StoredFile
 
 
 def is_live(file: StoredFile) -> bool:
-    return file.deleted_at is None and (file.expires_at is None or file.expires_at > timezone.now())
+    """Not deleted, and not expired unless held by a submission (which never expires)."""
+    return file.deleted_at is None and (
+        file.held or file.expires_at is None or file.expires_at > timezone.now()
+    )
 
 
 def _course_access(user, file: StoredFile) -> CourseAccess | None:

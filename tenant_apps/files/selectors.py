@@ -13,7 +13,7 @@ from .models import StorageUsage, StoredFile
 def live_files() -> QuerySet[StoredFile]:
     now = timezone.now()
     return StoredFile.objects.filter(deleted_at__isnull=True).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        Q(held=True) | Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
 
 

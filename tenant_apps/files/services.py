@@ -157,6 +157,12 @@ def file_delete(*, file: StoredFile) -> StoredFile:
     locked = StoredFile.objects.select_for_update().get(pk=file.pk)
     if locked.deleted_at is not None:
         return locked
+    if locked.held:
+        raise ApplicationError(
+            "This file is part of a submitted assignment and is kept as submitted.",
+            code="file_held",
+            status=status.HTTP_409_CONFLICT,
+        )
     locked.deleted_at = timezone.now()
     locked.save(update_fields=["deleted_at", "updated_at"])
     _usage_add(bytes_delta=-locked.file_size_bytes, count_delta=-1)
@@ -169,7 +175,7 @@ def files_expired_purge(*, batch: int = 500) -> int:
     """Deletes (as `file_delete` does, one transaction each) the live files
     whose expiry has passed, at most `batch` a run; returns how many."""
     expired = StoredFile.objects.filter(
-        deleted_at__isnull=True, expires_at__lte=timezone.now()
+        deleted_at__isnull=True, held=False, expires_at__lte=timezone.now()
     ).order_by("expires_at")[:batch]
     for file in expired:
         file_delete(file=file)
@@ -234,3 +240,89 @@ def files_for_attachment(*, user, file_ids: list, course) -> list[StoredFile]:
                 file.access_level = AccessLevel.COURSE
             file.save(update_fields=["course", "access_level", "updated_at"])
     return [found[i] for i in wanted]
+
+
+# Every type the files service accepts, by the mime type it stores.
+_TYPES_BY_MIME = {
+    kind.mime_type: kind
+    for kind in vars(content_types).values()
+    if isinstance(kind, content_types.FileType)
+}
+ACCEPTED_EXTENSIONS = frozenset(
+    extension for kind in _TYPES_BY_MIME.values() for extension in kind.extensions
+)
+
+
+def _type_allowed(file: StoredFile, allowed: set[str]) -> bool:
+    """The name's extension is allowed and is one the sniffed type may carry,
+    so neither a renamed file nor a mislabelled one gets through."""
+    extension = content_types.extension_of(file.original_name)
+    kind = _TYPES_BY_MIME.get(file.mime_type)
+    return extension in allowed and kind is not None and extension in kind.extensions
+
+
+@transaction.atomic
+def files_for_submission(
+    *, user, file_ids: list, course, allowed_types, max_bytes: int, hold: bool = False
+) -> list[StoredFile]:
+    """The live files `user` uploaded (in no course or in `course`) for a
+    submission to `course`, in the order asked, checked against the
+    assignment's rules: extension in `allowed_types` (lowercase, no dots;
+    empty allows every accepted type) by name and by content, at most
+    `max_bytes` each. They join the course and stay private: only the
+    uploader, admins and the course's teaching staff may read them, never
+    another student. Refusals are 400 with `fields.file_ids`:
+    `invalid_attachment`, `file_type_not_allowed`, `file_too_large`.
+    `hold` (a submitted attempt, not a draft) keeps them as submitted: they
+    no longer expire and cannot be deleted (409 `file_held`)."""
+    wanted: list[str] = []
+    invalid: list[str] = []
+    for raw in file_ids:
+        try:
+            value = str(uuid.UUID(str(raw)))
+        except (ValueError, TypeError, AttributeError):
+            invalid.append(str(raw))
+            continue
+        if value not in wanted:
+            wanted.append(value)
+    found = {str(f.pk): f for f in StoredFile.objects.select_for_update().filter(pk__in=wanted)}
+    invalid += [
+        i
+        for i in wanted
+        if i not in found
+        or not policies.is_live(found[i])
+        or found[i].uploader_id != user.id
+        or found[i].course_id not in (None, course.pk)
+    ]
+    if invalid:
+        raise ApplicationError(
+            "Some files are not files you uploaded for this course.",
+            code="invalid_attachment",
+            fields={"file_ids": [f"Not a file you may submit: {i}." for i in invalid]},
+        )
+    files = [found[i] for i in wanted]
+    allowed = {str(t).lower().lstrip(".") for t in allowed_types}
+    refused = [f for f in files if allowed and not _type_allowed(f, allowed)]
+    if refused:
+        raise ApplicationError(
+            f"Only these file types are accepted: {', '.join(sorted(allowed))}.",
+            code="file_type_not_allowed",
+            fields={"file_ids": [f"{f.original_name}: type not allowed." for f in refused]},
+            extra={"allowed_file_types": sorted(allowed)},
+        )
+    too_large = [f for f in files if f.file_size_bytes > max_bytes]
+    if too_large:
+        raise ApplicationError(
+            f"Each file may be at most {max_bytes} bytes.",
+            code="file_too_large",
+            fields={"file_ids": [f"{f.original_name}: larger than the limit." for f in too_large]},
+            extra={"max_bytes": max_bytes},
+        )
+    for file in files:
+        if file.course_id is None or file.access_level != AccessLevel.PRIVATE or hold:
+            file.course = course
+            file.access_level = AccessLevel.PRIVATE
+            file.held = file.held or hold
+            file.expires_at = None if file.held else file.expires_at
+            file.save(update_fields=["course", "access_level", "held", "expires_at", "updated_at"])
+    return files

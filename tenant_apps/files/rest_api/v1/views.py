@@ -190,7 +190,8 @@ class FileDetailView(GenericAPIView):
     member). DELETE /files/{id}/: the uploader, admins, and for a course file
     its instructor; a soft delete (usage shrinks, the bytes leave storage on
     commit). A file the caller may not read is a 404; readable but not
-    deletable is a 403."""
+    deletable is a 403; one held by a submitted assignment is a 409
+    (`file_held`) for everyone."""
 
     permission_classes = [IsActiveMember]
     serializer_class = FileOutput
@@ -198,7 +199,14 @@ class FileDetailView(GenericAPIView):
     def get(self, request, pk):
         return Response(FileOutput(selectors.file_readable_or_404(request.user, pk)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                description="Conflict: `file_held`, the file is part of a submitted assignment."
+            ),
+        }
+    )
     def delete(self, request, pk):
         file = selectors.file_readable_or_404(request.user, pk)
         if not policies.can_delete_file(request.user, file):

@@ -201,6 +201,12 @@ CELERY_BEAT_SCHEDULE = {
         "args": ["tenant_apps.files.tasks.files_expired_purge"],
         "schedule": 3600.0,
     },
+    # Quiz attempts past their deadline whose own close task was not queued.
+    "quiz-attempts-overdue-close": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.quizzes.tasks.attempts_overdue_close"],
+        "schedule": 60.0,
+    },
 }
 
 # --- Provisioning ---
@@ -267,6 +273,10 @@ SPECTACULAR_SETTINGS = {
         "EnrollmentStatusEnum": "tenant_apps.courses.models.EnrollmentStatus",
         "EnrollmentTypeEnum": "tenant_apps.courses.models.EnrollmentType",
         "EnrollmentImportStatusEnum": "tenant_apps.courses.models.ImportStatus",
+        "QuizAttemptStatusEnum": "tenant_apps.quizzes.models.AttemptStatus",
+        "QuizQuestionTypeEnum": "tenant_apps.quizzes.models.QuestionType",
+        # Its keys: the kinds of identity provider ("type" collides with quizzes' otherwise).
+        "IdentityProviderTypeEnum": "tenant_apps.accounts.sso.IDP_KINDS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

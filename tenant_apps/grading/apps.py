@@ -5,3 +5,10 @@ class GradingConfig(AppConfig):
     name = "tenant_apps.grading"
     label = "grading"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from tenant_apps.courses.api import course_copy_step_register
+
+        from .copying import grading_setup_copy
+
+        course_copy_step_register(grading_setup_copy, order=15)

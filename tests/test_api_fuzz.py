@@ -25,8 +25,9 @@ import schemathesis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import got_request_exception, request_finished, request_started
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.test import override_settings
+from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -35,6 +36,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tenant_apps.grading.api import GradeInput, grade_item_for, grade_save
 
 from .api_helpers import admin_of, api_client, as_json, member
 from .conftest import host_client
@@ -156,6 +159,46 @@ def known_ids(alpha, student, wsgi_app) -> dict[str, list[str]]:
 
     ids: dict[str, list[str]] = {}
 
+    def quiz_with_attempts(course: str) -> list[str]:
+        """A quiz with an essay question, a submitted attempt (its essay waits
+        for grading) and one in progress: their ids, and the essay response's."""
+        quiz = created(
+            f"/courses/{course}/quizzes/",
+            {
+                "title": "Quiz",
+                "end_date": "2099-01-01T00:00:00Z",
+                "is_published": True,
+                "attempt_limit": None,
+            },
+        )["id"]
+        question = created(
+            f"/quizzes/{quiz}/questions/", {"type": "essay", "text": "Why?", "points": "5"}
+        )["id"]
+        taker = api_client(alpha, student)
+        submitted = taker.post(f"{API}/quizzes/{quiz}/attempt/").json()["id"]
+        answers = {"answers": [{"question_id": question, "answer": "Because."}]}
+        as_json(taker, "put", f"{API}/quiz-attempts/{submitted}/answers/", answers)
+        essay = taker.post(f"{API}/quiz-attempts/{submitted}/submit/").json()
+        running = taker.post(f"{API}/quizzes/{quiz}/attempt/").json()["id"]
+        return [quiz, question, submitted, running, essay["questions"][0]["response_id"]]
+
+    def gradebook_material(course: str, assignment: str) -> list[str]:
+        """An assignment group, a rubric, the assignment's gradebook item and
+        the student's grade for it (given through grading's services, as the
+        assignments app gives one): their ids."""
+        group = created(f"/courses/{course}/assignment-groups/", {"name": "Homework"})["id"]
+        rating = {"description": "Good", "points": "5"}
+        criteria = [{"description": "Thesis", "points": "5", "ratings": [rating]}]
+        rubric = created(f"/courses/{course}/rubrics/", {"title": "R", "criteria": criteria})["id"]
+        with tenant_context(alpha):
+            item = grade_item_for(kind="assignment", source_id=assignment)
+            given = GradeInput(points_earned=5, feedback="Fine")
+            grade = grade_save(
+                item=item, student=student, grader=None, given=given, check_version=False
+            )
+        connection.set_schema_to_public()
+        return [group, rubric, str(item.pk), str(grade.pk)]
+
     def course_with_material(code: str) -> str:
         course = created(
             "/courses/",
@@ -180,11 +223,36 @@ def known_ids(alpha, student, wsgi_app) -> dict[str, list[str]]:
             f"/courses/{course}/announcements/",
             {"title": "Welcome", "content": "Hello.", "is_published": True},
         )["id"]
+        assignment = created(
+            f"/courses/{course}/assignments/",
+            {
+                "title": "Essay",
+                "points": "10",
+                "due_at": "2099-01-01T00:00:00Z",
+                "submission_type": "text",
+                "is_published": True,
+                "max_submissions": None,
+            },
+        )["id"]
+        response = as_json(
+            api_client(alpha, student),
+            "post",
+            f"{API}/assignments/{assignment}/submit/",
+            {"text": "My essay"},
+        )
+        assert response.status_code == 201, response.content
+        submission = response.json()["id"]
+        quiz_ids = quiz_with_attempts(course)
+        grading_ids = gradebook_material(course, assignment)
         for key, value in [
             ("path.course_id", course),
             ("path.module_id", module),
             ("path.content_id", content),
             ("path.id", announcement),
+            ("path.id", assignment),
+            ("path.id", submission),
+            *(("path.id", quiz_id) for quiz_id in quiz_ids),
+            *(("path.id", grading_id) for grading_id in grading_ids),
         ]:
             ids.setdefault(key, []).append(value)
         return course

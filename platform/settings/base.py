@@ -20,7 +20,11 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS"
 # --- Database: PostgreSQL only; tenancy is one schema per institution. ---
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# 0: a connection per request. Under ASGI (uvicorn serves the app) Django's
+# persistent connections are kept per executor thread and never reused
+# (Django ticket #33497): the grading load bench ran PostgreSQL out of
+# connections ("too many clients") with 60.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Per-session server settings (PostgreSQL 14+). The server must notice a client
 # that vanished, mid-statement or on a dead network path, so that its session

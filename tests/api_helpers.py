@@ -1,9 +1,10 @@
 """Shared set-up for API tests: members of an institution and clients that
 call its API through the tenant router, signed in with a real access token."""
 
+import threading
 from datetime import date
 
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -73,3 +74,25 @@ def error_code(response) -> str:
 def as_json(client: Client, method: str, path: str, body=None, **extra):
     """POST/PUT/PATCH/DELETE with a JSON body."""
     return getattr(client, method)(path, body, content_type="application/json", **extra)
+
+
+def at_once(calls) -> list:
+    """Runs the calls in threads released together (a barrier), for tests of
+    what concurrent requests do; their results in order. Each thread closes
+    its database connections when done."""
+    start = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index):
+        try:
+            start.wait(timeout=30)
+            results[index] = calls[index]()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results

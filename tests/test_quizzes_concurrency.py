@@ -2,12 +2,11 @@
 pass the attempt limit, parallel submits grade once, and the task queued for
 an attempt's deadline closes it in a real worker, in the right schema."""
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -16,7 +15,7 @@ from tenant_apps.courses.models import CourseRole, Enrollment
 from tenant_apps.grading.models import Grade, GradeRevision
 from tenant_apps.quizzes.models import Attempt
 
-from .api_helpers import api_client, as_json, course_taught_by, member
+from .api_helpers import api_client, as_json, at_once, course_taught_by, member
 from .conftest import make_institution
 
 API = "/api/v1"
@@ -51,32 +50,12 @@ def _setup(slug: str, *, students: int, **quiz_fields):
     return institution, quiz["id"], [api_client(institution, user) for user in users]
 
 
-def _at_once(calls) -> list:
-    """Runs the calls in threads released together; their results in order."""
-    start = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index):
-        try:
-            start.wait(timeout=30)
-            results[index] = calls[index]()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 def test_parallel_starts_of_one_student_stay_within_the_limit(django_db_setup, committed_db):
     institution, quiz_id, (client,) = _setup("quizstart", students=1, attempt_limit=2)
     first = client.post(f"{API}/quizzes/{quiz_id}/attempt/").json()
     client.post(f"{API}/quiz-attempts/{first['id']}/submit/")
 
-    responses = _at_once([lambda: client.post(f"{API}/quizzes/{quiz_id}/attempt/")] * 8)
+    responses = at_once([lambda: client.post(f"{API}/quizzes/{quiz_id}/attempt/")] * 8)
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 7 + [201], statuses
@@ -91,7 +70,7 @@ def test_parallel_starts_of_one_student_stay_within_the_limit(django_db_setup, c
 
 def test_many_students_start_at_once(django_db_setup, committed_db):
     institution, quiz_id, clients = _setup("quizmany", students=10)
-    responses = _at_once([lambda c=c: c.post(f"{API}/quizzes/{quiz_id}/attempt/") for c in clients])
+    responses = at_once([lambda c=c: c.post(f"{API}/quizzes/{quiz_id}/attempt/") for c in clients])
     assert [r.status_code for r in responses] == [201] * 10
     with tenant_context(institution):
         assert Attempt.objects.filter(quiz_id=quiz_id).count() == 10
@@ -106,7 +85,7 @@ def test_parallel_submits_grade_once(django_db_setup, committed_db):
     as_json(client, "put", f"{API}/quiz-attempts/{attempt['id']}/answers/", body)
 
     url = f"{API}/quiz-attempts/{attempt['id']}/submit/"
-    responses = _at_once([lambda: client.post(url)] * 8)
+    responses = at_once([lambda: client.post(url)] * 8)
 
     assert [r.status_code for r in responses] == [200] * 8
     bodies = [r.json() for r in responses]

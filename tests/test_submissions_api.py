@@ -4,13 +4,12 @@ the institution's clock (across DST changes), double clicks (with and without
 an Idempotency-Key, from real threads), who sees which submission, archived
 courses, and lists without a query per row."""
 
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -22,7 +21,7 @@ from tenant_apps.courses.models import Course, CourseStatus
 from tenant_apps.files.models import StoredFile
 from tenant_apps.files.services import files_expired_purge, files_for_submission
 
-from .api_helpers import admin_of, api_client, as_json, error_code
+from .api_helpers import admin_of, api_client, as_json, at_once, error_code
 from .conftest import make_institution
 from .test_assignments_api import (
     World,
@@ -432,26 +431,6 @@ def test_another_institution_is_refused(world, beta):
 
 
 # --- double clicks ----------------------------------------------------------------
-
-
-def at_once(calls) -> list:
-    """Runs the calls in threads released together; their responses in order."""
-    start = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index):
-        try:
-            start.wait(timeout=30)
-            results[index] = calls[index]()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.fixture

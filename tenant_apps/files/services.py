@@ -187,12 +187,8 @@ def file_download_count(*, file: StoredFile) -> None:
 
 
 @transaction.atomic
-def files_for_attachment(*, user, file_ids: list, course) -> list[StoredFile]:
-    """The live files `user` may attach to `course`, in the order asked:
-    each one they uploaded, or shared in `course` (level `course` or `public`)
-    and readable by them; none in another course. Attaching shares: a file in
-    no course joins `course`, and a private one becomes level `course`.
-    Otherwise 400 `invalid_attachment` naming the ids."""
+def _ids_in_order(file_ids) -> tuple[list[str], list[str]]:
+    """The distinct file ids asked for, in order, and what was not an id."""
     wanted: list[str] = []
     invalid: list[str] = []
     for raw in file_ids:
@@ -203,6 +199,16 @@ def files_for_attachment(*, user, file_ids: list, course) -> list[StoredFile]:
             continue
         if value not in wanted:
             wanted.append(value)
+    return wanted, invalid
+
+
+def files_for_attachment(*, user, file_ids: list, course) -> list[StoredFile]:
+    """The live files `user` may attach to `course`, in the order asked:
+    each one they uploaded, or shared in `course` (level `course` or `public`)
+    and readable by them; none in another course. Attaching shares: a file in
+    no course joins `course`, and a private one becomes level `course`.
+    Otherwise 400 `invalid_attachment` naming the ids."""
+    wanted, invalid = _ids_in_order(file_ids)
     found = {
         str(f.pk): f
         for f in StoredFile.objects.select_for_update(of=("self",))
@@ -275,16 +281,7 @@ def files_for_submission(
     `invalid_attachment`, `file_type_not_allowed`, `file_too_large`.
     `hold` (a submitted attempt, not a draft) keeps them as submitted: they
     no longer expire and cannot be deleted (409 `file_held`)."""
-    wanted: list[str] = []
-    invalid: list[str] = []
-    for raw in file_ids:
-        try:
-            value = str(uuid.UUID(str(raw)))
-        except (ValueError, TypeError, AttributeError):
-            invalid.append(str(raw))
-            continue
-        if value not in wanted:
-            wanted.append(value)
+    wanted, invalid = _ids_in_order(file_ids)
     found = {str(f.pk): f for f in StoredFile.objects.select_for_update().filter(pk__in=wanted)}
     invalid += [
         i

@@ -87,6 +87,11 @@ TENANT_APPS = [
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "institutions.Institution"
+# Set search_path once per connection and schema, not before every query:
+# django-tenants forgets it on close, rollback and any schema change, and the
+# provisioning code that sets its own path resets the marker
+# (provisioning/schemas.py). Half of every request's round trips otherwise.
+TENANT_LIMIT_SET_CALLS = True
 TENANT_DOMAIN_MODEL = "institutions.Domain"
 ROOT_URLCONF = "conceptspro.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "conceptspro.urls_public"

@@ -199,8 +199,12 @@ class JSONParser(DRFJSONParser):
     500 deep in some write."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        if _has_nul(data):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            has_nul = _has_nul(data)
+        except RecursionError:  # the decoder and _has_nul recurse once per level
+            raise exceptions.ParseError("JSON nested too deeply.") from None
+        if has_nul:
             raise exceptions.ParseError("JSON strings must not contain NUL (\\u0000) characters.")
         return data
 

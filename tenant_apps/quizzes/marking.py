@@ -87,7 +87,9 @@ def _accepted_answers(raw, *, case_sensitive: bool) -> list[str]:
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ACCEPTED:
         raise _invalid("correct", f"A list of 1 to {MAX_ACCEPTED} accepted answers.")
     for answer in raw:
-        if not isinstance(answer, str) or len(answer) > MAX_SHORT_ANSWER:
+        if not isinstance(answer, str) or len(answer) > MAX_SHORT_ANSWER or "\x00" in answer:
+            # NUL: a form-encoded `correct` is parsed by the field, past the JSON
+            # parser's check, and jsonb cannot store it.
             raise _invalid("correct", f"Accepted answers are text of at most {MAX_SHORT_ANSWER}.")
         if not normalised(answer, case_sensitive=case_sensitive):
             raise _invalid("correct", "An accepted answer cannot be blank.")

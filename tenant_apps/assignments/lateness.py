@@ -19,12 +19,15 @@ def _local(moment: datetime, zone: ZoneInfo) -> datetime:
 
 def days_late(*, due_at: datetime, at: datetime, zone: ZoneInfo) -> int:
     """0 up to the due time; then 1 for any part of the first local day after
-    it, 2 for the second, and so on."""
-    late_by = _local(at, zone) - _local(due_at, zone)
-    if late_by <= timedelta(0):
+    it, 2 for the second, and so on. Whether it is late at all is real time:
+    in the hour that repeats when clocks go back, wall-clock times alone
+    would call a submission made after the due time early, and one made
+    before it late."""
+    if at <= due_at:
         return 0
+    late_by = _local(at, zone) - _local(due_at, zone)
     days, rest = divmod(late_by, DAY)
-    return days + (1 if rest else 0)
+    return max(1, days + (1 if rest else 0))
 
 
 def closes_at(*, due_at: datetime, max_late_days: int, zone: ZoneInfo) -> datetime:

@@ -123,10 +123,12 @@ class GradingSetup:
         return possible_by_group(self.counted.values())
 
 
-def _setup(policy: Policy, groups: list[dict], items: list[dict]) -> GradingSetup:
+def _setup(
+    policy: Policy, groups: list[dict], items: list[dict], deleted_at: datetime | None = None
+) -> GradingSetup:
+    """`deleted_at`: when an item of the course last left it, a change too."""
     times = [row["updated_at"] for row in (*groups, *items)]
-    if policy.updated_at is not None:
-        times.append(policy.updated_at)
+    times += [t for t in (policy.updated_at, deleted_at) if t is not None]
     return GradingSetup(
         weight_groups=policy.weight_groups,
         scheme=letter_scheme_from(policy.letter_scheme),
@@ -227,22 +229,28 @@ def groups_output(setup: GradingSetup) -> list[dict]:
 # read carries an `updated_at` no earlier than its transaction's start, so the
 # next pull finds it (a cell may come twice; it is the same). pg_stat_activity
 # shows the start of sessions of the same database user, the application's.
+# Also when an item of the course was last deleted: deleted items are not read,
+# yet their leaving moves every total.
 POLICY_AND_CLOCK = """
 SELECT LEAST(statement_timestamp(), (
          SELECT min(xact_start) FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid())),
-       p.weight_groups, p.letter_scheme, p.updated_at
+       p.weight_groups, p.letter_scheme, p.updated_at,
+       (SELECT max(deleted_at) FROM {items} WHERE course_id = %s)
 FROM (VALUES (1)) AS one LEFT JOIN {table} AS p ON p.course_id = %s
 """
 
 
-def _policy_and_clock(course) -> tuple[datetime, Policy]:
+def _policy_and_clock(course) -> tuple[datetime, Policy, datetime | None]:
+    sql = POLICY_AND_CLOCK.format(
+        table=GradingPolicy._meta.db_table, items=GradeItem._meta.db_table
+    )
     with connection.cursor() as cursor:
-        cursor.execute(POLICY_AND_CLOCK.format(table=GradingPolicy._meta.db_table), [course.pk])
-        as_of, weight_groups, scheme, updated_at = cursor.fetchone()
+        cursor.execute(sql, [course.pk, course.pk])
+        as_of, weight_groups, scheme, updated_at, deleted_at = cursor.fetchone()
     if isinstance(scheme, str):
         scheme = json.loads(scheme)
-    return as_of, Policy(bool(weight_groups), scheme, updated_at)
+    return as_of, Policy(bool(weight_groups), scheme, updated_at), deleted_at
 
 
 def _roster(course) -> list[tuple]:
@@ -332,13 +340,14 @@ def gradebook_for_course(course, *, since: Since | None = None) -> Gradebook:
     grade counts, released or not; drafts do not). With `since`, only students
     with a changed cell (or enrollment), with only those cells but complete
     totals; everyone (with only the changed cells), when the policy, a group
-    or an item changed since, as everyone's totals may have moved.
+    or an item changed (or an item was deleted) since, as everyone's totals
+    may have moved.
 
     Five queries whatever the size: the policy with the clock, groups, items,
     roster, grades."""
-    as_of, policy = _policy_and_clock(course)
+    as_of, policy, deleted_at = _policy_and_clock(course)
     groups, items = _groups_and_items([course.pk], published_only=False)
-    setup = _setup(policy, groups[course.pk], items[course.pk])
+    setup = _setup(policy, groups[course.pk], items[course.pk], deleted_at)
     everyone = since is None or (setup.changed_at is not None and setup.changed_at >= since.at)
     roster = _roster(course)
     counted = setup.counted

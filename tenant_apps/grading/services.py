@@ -459,12 +459,13 @@ def _student_check(item: GradeItem, student) -> None:
 class GradeInput:
     """What a grader (or the quiz engine) gives. Exactly one of points_earned
     or rubric_scores may be None; with a rubric and no points, the rubric's sum
-    is the points."""
+    is the points. `excused` None keeps the grade's own (the quiz engine's
+    recomputed score does not undo a grader's excusal)."""
 
     points_earned: object = None
     rubric_scores: list | None = None
     feedback: str | None = None
-    excused: bool = False
+    excused: bool | None = False
 
 
 @transaction.atomic
@@ -543,7 +544,8 @@ def grade_save(
     grade.late_penalty_percent = percent
     grade.late_penalty_points = penalty
     grade.score = score
-    grade.excused = given.excused
+    if given.excused is not None:
+        grade.excused = given.excused
     if given.feedback is not None:
         grade.feedback = given.feedback
     grade.rubric_scores = rubric_scores
@@ -576,11 +578,14 @@ def grade_save(
 
 def _set_released(grades, *, actor, released: bool) -> int:
     """Locks the grades whose visibility changes, flips it in one UPDATE, and
-    writes one revision each. Returns how many changed."""
-    now = timezone.now()
+    writes one revision each. Returns how many changed. The time is taken
+    once the transaction has begun (with the lock), so `updated_at` is never
+    earlier than it: a gradebook pull whose `as_of` is read meanwhile still
+    finds the change."""
     targets = list(grades.select_for_update().filter(released_at__isnull=released).order_by("pk"))
     if not targets:
         return 0
+    now = timezone.now()
     Grade.objects.filter(pk__in=[g.pk for g in targets]).update(
         released_at=now if released else None, version=F("version") + 1, updated_at=now
     )

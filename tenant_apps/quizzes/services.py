@@ -664,7 +664,7 @@ def _gradebook_feed(*, quiz: Quiz, student_id, grader) -> None:
         item=item,
         student=seat.user,
         grader=grader,
-        given=GradeInput(points_earned=score),
+        given=GradeInput(points_earned=score, excused=None),
         submission_id=kept_id,
         check_version=False,
     )

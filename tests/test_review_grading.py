@@ -111,3 +111,59 @@ def test_the_quiz_engine_keeps_a_graders_excusal(quiz_world):  # noqa: F811
     grade = _grade_of(world, quiz["id"], stu0)
     assert grade.excused is True, "a new attempt does not undo the excusal"
     assert grade.points_earned == 5, "the kept score still follows the attempts"
+
+
+# --- regrades under manual posting, and PATCH after the rubric changed ----------------------
+
+
+def test_a_regrade_under_manual_posting_waits_for_release(world):
+    """A released grade changed by a grader (who may not post) is not shown
+    to the student until someone who may post releases it again; the student
+    is never shown a score nobody released."""
+    item = world.item()
+    grade = world.grade(item, world.students[0], 6, release=True, feedback="Fine")
+    student, grader = world.clients["stu0"], world.clients["grader"]
+    assert student.get(f"{API}/grades/{grade.pk}/").json()["score"] == "6.00"
+
+    url = f"{API}/grades/{grade.pk}/"
+    body = {"points_earned": "9", "version": grade.version}
+    changed = as_json(grader, "patch", url, body)
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["released"] is False
+    assert student.get(url).status_code == 404
+    assert "9.00" not in student.get(f"{API}/users/me/grades/").content.decode()
+
+    released = world.clients["ta"].post(f"{API}/grades/{grade.pk}/release/")
+    assert released.status_code == 200, released.content
+    assert student.get(url).json()["score"] == "9.00"
+
+
+def test_an_unchanged_save_keeps_a_released_grade_released(world):
+    item = world.item()
+    grade = world.grade(item, world.students[0], 6, release=True, feedback="Fine")
+    body = {"points_earned": "6", "version": grade.version}
+    again = as_json(world.clients["grader"], "patch", f"{API}/grades/{grade.pk}/", body)
+    assert again.status_code == 200 and again.json()["released"] is True
+
+
+def test_patching_feedback_keeps_rubric_scores_given_before_the_rubric_left(world):
+    rubric = world.rubric()
+    item = world.item(rubric=rubric)
+    scores = [{"criterion_id": "thesis", "rating_id": "strong"}]
+    grade = world.grade(item, world.students[0], rubric_scores=scores)
+    in_tenant(
+        world.institution,
+        lambda: services.grade_item_sync(
+            kind=item.kind,
+            source_id=item.source_id,
+            course=world.course,
+            title=item.title,
+            points_possible=item.points_possible,
+            is_published=True,
+        ),
+    )  # the assignment no longer uses a rubric
+    body = {"feedback": "Well argued.", "version": grade.version}
+    response = as_json(world.clients["instructor"], "patch", f"{API}/grades/{grade.pk}/", body)
+    assert response.status_code == 200, response.content
+    assert response.json()["score"] == "6.00"
+    assert [s["criterion_id"] for s in response.json()["rubric_scores"]] == ["thesis"]

@@ -455,6 +455,23 @@ def _student_check(item: GradeItem, student) -> None:
         )
 
 
+def _shown(grade: Grade) -> tuple:
+    """What a student is shown of a grade."""
+    return (
+        grade.points_earned,
+        grade.late_penalty_points,
+        grade.score,
+        grade.excused,
+        grade.feedback,
+        grade.rubric_scores,
+    )
+
+
+# GradeInput.rubric_scores: keep the grade's stored scores as they are, not
+# checked again (a PATCH of feedback after the rubric changed or left the item).
+KEEP_RUBRIC_SCORES = object()
+
+
 @dataclass(frozen=True)
 class GradeInput:
     """What a grader (or the quiz engine) gives. Exactly one of points_earned
@@ -463,7 +480,7 @@ class GradeInput:
     recomputed score does not undo a grader's excusal)."""
 
     points_earned: object = None
-    rubric_scores: list | None = None
+    rubric_scores: list | None | object = None
     feedback: str | None = None
     excused: bool | None = False
 
@@ -495,7 +512,8 @@ def grade_save(
     _student_check(item, student)
     rubric_scores: list = []
     points = None
-    if given.rubric_scores is not None:
+    keep_rubric = given.rubric_scores is KEEP_RUBRIC_SCORES
+    if given.rubric_scores is not None and not keep_rubric:
         if item.rubric is None:
             raise ApplicationError(
                 "This item has no rubric.",
@@ -538,6 +556,8 @@ def grade_save(
             raise _conflict(grade)
         grade.version += 1
         action = GradeAction.REGRADED
+        shown_before = _shown(grade)
+        rubric_scores = grade.rubric_scores if keep_rubric else rubric_scores
     grade.submission_id = submission_id if submission_id is not None else grade.submission_id
     grade.grader = grader
     grade.points_earned = points
@@ -552,6 +572,15 @@ def grade_save(
     grade.graded_at = now
     if item.posting_policy == PostingPolicy.AUTOMATIC and grade.released_at is None:
         grade.released_at = now
+    elif (
+        item.posting_policy == PostingPolicy.MANUAL
+        and grade.released_at is not None
+        and action == GradeAction.REGRADED
+        and _shown(grade) != shown_before
+    ):
+        # Under manual posting a regrade is not released by being saved: the
+        # grade is hidden again until someone who may post releases it.
+        grade.released_at = None
     if grade._state.adding:
         try:
             with transaction.atomic():
@@ -601,8 +630,9 @@ def _set_released(grades, *, actor, released: bool) -> int:
 
 @transaction.atomic
 def grades_release(*, grade_ids, actor) -> int:
-    """Makes these grades visible to their students. Releasing only changes
-    visibility, under the row lock, so it never conflicts with a regrade."""
+    """Makes these grades visible to their students, under the row lock. A
+    release moves the grade's version, so a grader who loaded it before gets a
+    409 and reloads rather than saving over what was just released."""
     return _set_released(Grade.objects.filter(pk__in=grade_ids), actor=actor, released=True)
 
 
@@ -660,7 +690,7 @@ def grade_update(
     if partial:
         current = {
             "points_earned": grade.points_earned,
-            "rubric_scores": grade.rubric_scores or None,
+            "rubric_scores": KEEP_RUBRIC_SCORES,
             "feedback": None,
             "excused": grade.excused,
             "late_penalty_percent": None,

@@ -4,6 +4,7 @@ their gradebook item in step and record grades through these."""
 from .calculations import letter_scheme_of
 from .models import AssignmentGroup, Grade, GradeItem, ItemKind, PostingPolicy, Rubric
 from .rest_api.v1.serializers import GradeOutput
+from .rest_api.v1.versioning import IF_MATCH, expected_version
 from .services import (
     GradeInput,
     grade_item_delete,
@@ -14,6 +15,7 @@ from .services import (
 )
 
 __all__ = [
+    "IF_MATCH",
     "AssignmentGroup",
     "Grade",
     "GradeInput",
@@ -22,6 +24,7 @@ __all__ = [
     "ItemKind",
     "PostingPolicy",
     "Rubric",
+    "expected_version",
     "grade_item_delete",
     "grade_item_for",
     "grade_item_sync",

@@ -480,7 +480,7 @@ class GradeInput:
     recomputed score does not undo a grader's excusal)."""
 
     points_earned: object = None
-    rubric_scores: list | None | object = None
+    rubric_scores: list | object | None = None
     feedback: str | None = None
     excused: bool | None = False
 

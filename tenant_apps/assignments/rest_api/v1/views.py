@@ -8,29 +8,28 @@ assignment for a student, another student's submission) is a 404, so its
 existence does not leak; one they see but may not change is a 403.
 """
 
-import re
-
 import django_filters
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from conceptspro.api import ApplicationError, IsoDateTimeFilter, OrderingFilter
+from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.assignments import policies, selectors, services
 from tenant_apps.assignments.models import Assignment, Submission, SubmissionStatus
 from tenant_apps.courses.api import CourseAccess, course_access_or_404
 from tenant_apps.files.api import file_download_url, file_output
 from tenant_apps.grading.api import (
+    IF_MATCH,
     Grade,
     GradeInput,
     GradeOutput,
     ItemKind,
+    expected_version,
     letter_scheme_of,
     released_to_student,
 )
@@ -371,33 +370,6 @@ class SubmissionFilesView(GenericAPIView):
         return response
 
 
-_IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description='The grade\'s version as its ETag ("3"), instead of `version` in the body.',
-)
-_ETAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
-
-
-def _version(request, data: dict) -> int | None:
-    """The version the grader read: the body's `version`, else If-Match."""
-    if data.get("version") is not None:
-        return data["version"]
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    match = _ETAG.match(header.strip())
-    if match is None:
-        raise ApplicationError(
-            'If-Match must be the grade\'s version, as its ETag gives it ("3").',
-            code="invalid",
-            fields={"If-Match": ["Not a version."]},
-        )
-    return int(match.group(1))
-
-
 class SubmissionGradeView(GenericAPIView):
     """POST /submissions/{id}/grade/: admins, the course's instructor, its TAs
     and graders. Grades a submitted attempt with points and/or rubric scores
@@ -411,7 +383,7 @@ class SubmissionGradeView(GenericAPIView):
 
     @extend_schema(
         request=GradeSubmissionInput,
-        parameters=[_IF_MATCH],
+        parameters=[IF_MATCH],
         responses={200: GradeOutput, 409: _GRADE_CONFLICT},
     )
     @idempotent
@@ -431,7 +403,7 @@ class SubmissionGradeView(GenericAPIView):
                 feedback=values.get("feedback"),
                 excused=values["excused"],
             ),
-            expected_version=_version(request, values),
+            expected_version=expected_version(request, values.get("version"), required=False),
         )
         body = GradeOutput(grade, context={"letter_scheme": letter_scheme_of(access.course)}).data
         return Response(body, headers={"ETag": f'"{grade.version}"'})

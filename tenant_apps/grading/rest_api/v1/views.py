@@ -15,13 +15,13 @@ import django_filters
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from conceptspro.api import ApplicationError, OrderingFilter, updated_since_filter
+from conceptspro.api import OrderingFilter, updated_since_filter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.courses.api import CourseAccess, course_access_or_404, course_material_writable
 from tenant_apps.grading import policies, selectors, services
@@ -55,6 +55,7 @@ from .serializers import (
     RubricInput,
     RubricOutput,
 )
+from .versioning import IF_MATCH, expected_version
 
 ARCHIVED = OpenApiResponse(description="Conflict: `course_archived`, the course is archived.")
 GRADE_CONFLICT = OpenApiResponse(
@@ -65,12 +66,6 @@ GRADE_CONFLICT = OpenApiResponse(
 RUBRIC_IN_USE = OpenApiResponse(
     description="Conflict: `rubric_in_use` (grades were given with it: send force=true; "
     "or, to delete, an assignment uses it) or `course_archived`."
-)
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description='The grade\'s ETag ("<version>"), instead of `version` in the body.',
 )
 
 
@@ -451,35 +446,6 @@ def _visible_grade(request, pk) -> tuple[CourseAccess, Grade]:
     return access, grade
 
 
-def _expected_version(request, body_version: int | None) -> int:
-    """The version the grader read: `version` in the body, or If-Match."""
-    header = request.headers.get("If-Match")
-    from_header = None
-    if header is not None:
-        tag = header.strip().removeprefix("W/").strip('"')
-        if not tag.isdigit() or len(tag) > 9:
-            raise ApplicationError(
-                'If-Match must be the grade\'s ETag, "<version>".',
-                code="invalid",
-                fields={"If-Match": ["Not an ETag of this API."]},
-            )
-        from_header = int(tag)
-    if body_version is not None and from_header is not None and body_version != from_header:
-        raise ApplicationError(
-            "The body's version and If-Match disagree.",
-            code="invalid",
-            fields={"version": ["Differs from If-Match."]},
-        )
-    version = body_version if body_version is not None else from_header
-    if version is None:
-        raise ApplicationError(
-            "Send the version you read, in the body or as If-Match.",
-            code="invalid",
-            fields={"version": ["Required (or an If-Match header)."]},
-        )
-    return version
-
-
 class GradeDetailView(GenericAPIView):
     """GET /grades/{id}/: the course's staff; the student it is for, only once
     it is released (else 404). The ETag header is its version.
@@ -504,7 +470,7 @@ class GradeDetailView(GenericAPIView):
         data = GradeChangeInput(data=request.data)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
-        expected = _expected_version(request, changes.pop("version", None))
+        expected = expected_version(request, changes.pop("version", None))
         grade = services.grade_update(
             grade=grade,
             grader=request.user,

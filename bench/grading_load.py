@@ -11,7 +11,8 @@ The load: every grader goes through every submission, each in their own random
 order, and saves a grade with POST /submissions/{id}/grade/ carrying the
 version they last saw (none the first time). A 409 `grade_conflict` means
 someone saved first: the grader takes the current version from the answer
-and saves again, as a grader reloading the page would. So every submission
+and saves again, as a grader reloading the page would. A run outlasts the
+access tokens (15 minutes): graders refresh theirs, as clients do. So every submission
 gets GRADERS successful saves, most of them after a conflict.
 
 Then it checks from the database that nothing was lost:
@@ -58,11 +59,13 @@ class Api:
         self.port = port
         self.local = threading.local()
 
-    def call(self, method: str, path: str, token: str, body=None) -> tuple[int, dict, float]:
+    def call(self, method: str, path: str, token: str | None, body=None) -> tuple[int, dict, float]:
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Host": HOST, "Authorization": f"Bearer {token}"}
+        headers = {"Host": HOST}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         payload = None
         if body is not None:
             payload = json.dumps(body)
@@ -131,14 +134,14 @@ def _people(institution, *, students: int, graders: int):
         )
         Course.objects.filter(pk=course.pk).update(current_enrollment=students)
 
-        def token(user) -> str:
-            return token_pair_issue(user=user, session=api_session_open(user)).access_token
+        def pair(user):
+            return token_pair_issue(user=user, session=api_session_open(user))
 
         return (
             str(course.pk),
-            token(instructor),
-            [token(u) for u in student_users],
-            [token(u) for u in grader_users],
+            pair(instructor).access_token,
+            [pair(u).access_token for u in student_users],
+            [pair(u) for u in grader_users],
         )
 
 
@@ -188,7 +191,31 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
 
 
-def _grade_all(api: Api, token: str, submissions: list[str], seed: int, record) -> None:
+class Session:
+    """A grader's tokens, refreshed as a client does when the access token
+    (15 minutes by default) expires during the run."""
+
+    def __init__(self, api: Api, pair):
+        self.api = api
+        self.access = pair.access_token
+        self.refresh = pair.refresh_token
+        self.refreshes = 0
+
+    def call(self, method: str, path: str, body=None) -> tuple[int, dict, float]:
+        status, answer, elapsed = self.api.call(method, path, self.access, body)
+        if status == 401 and "expired" in answer["error"]["message"]:
+            status, fresh, _ = self.api.call(
+                "POST", "/api/v1/auth/refresh/", None, {"refresh_token": self.refresh}
+            )
+            if status != 200:
+                raise SystemExit(f"token refresh answered {status}: {fresh}")
+            self.access, self.refresh = fresh["access_token"], fresh["refresh_token"]
+            self.refreshes += 1
+            status, answer, elapsed = self.api.call(method, path, self.access, body)
+        return status, answer, elapsed
+
+
+def _grade_all(session: Session, submissions: list[str], seed: int, record) -> None:
     """One grader: every submission in their own order, reloading on a 409."""
     order = submissions[:]
     random.Random(seed).shuffle(order)
@@ -199,8 +226,8 @@ def _grade_all(api: Api, token: str, submissions: list[str], seed: int, record) 
             body = {"points_earned": points, "feedback": f"seed {seed}"}
             if submission_id in known:
                 body["version"] = known[submission_id]
-            status, answer, elapsed = api.call(
-                "POST", f"/api/v1/submissions/{submission_id}/grade/", token, body
+            status, answer, elapsed = session.call(
+                "POST", f"/api/v1/submissions/{submission_id}/grade/", body
             )
             record(status, elapsed)
             if status in (200, 201):
@@ -283,7 +310,7 @@ def main() -> int:
 
         institution = bench_institution()
         started = time.perf_counter()
-        course_id, teacher, student_tokens, grader_tokens = _people(
+        course_id, teacher, student_tokens, grader_pairs = _people(
             institution, students=args.students, graders=args.graders
         )
         port = _free_port()
@@ -324,10 +351,11 @@ def main() -> int:
             )
 
             recorder = Recorder()
+            sessions = [Session(api, pair) for pair in grader_pairs]
             started = time.perf_counter()
             threads = [
-                threading.Thread(target=_grade_all, args=(api, token, submissions, seed, recorder))
-                for seed, token in enumerate(grader_tokens)
+                threading.Thread(target=_grade_all, args=(session, submissions, seed, recorder))
+                for seed, session in enumerate(sessions)
             ]
             for thread in threads:
                 thread.start()
@@ -343,7 +371,8 @@ def main() -> int:
         print(
             f"load: {args.graders} graders x {args.students} submissions, "
             f"{requests} grade requests in {elapsed:.1f} s ({requests / elapsed:.0f}/s), "
-            f"{conflicts} conflicts (409), statuses {dict(recorder.statuses)}"
+            f"{conflicts} conflicts (409), statuses {dict(recorder.statuses)}, "
+            f"{sum(s.refreshes for s in sessions)} token refreshes"
         )
         print(
             f"latency ms: p50 {statistics.median(recorder.latencies) * 1000:.1f}, "

@@ -14,34 +14,16 @@ from tenant_apps.courses.models import Course, CourseStatus
 from tenant_apps.grading.models import Grade, GradingPolicy, Rubric
 from tenant_apps.grading.services import grades_release
 
-from .api_helpers import api_client, as_json, error_code
+from .api_helpers import api_client, as_json, at_once, error_code
 from .conftest import make_institution
 from .test_assignments_api import World, build_world, create_assignment, in_tenant, iso
-from .test_submissions_api import assignment_in, at_once, submit
+from .test_grading_api import CRITERIA
+from .test_submissions_api import assignment_in, submit
 
 
 @pytest.fixture
 def world(alpha) -> World:
     return build_world(alpha)
-
-
-CRITERIA = [
-    {
-        "id": "thesis",
-        "description": "Thesis",
-        "points": "6",
-        "ratings": [
-            {"id": "strong", "description": "Strong", "points": "6"},
-            {"id": "weak", "description": "Weak", "points": "2"},
-        ],
-    },
-    {
-        "id": "style",
-        "description": "Style",
-        "points": "4",
-        "ratings": [{"id": "clear", "description": "Clear", "points": "4"}],
-    },
-]
 
 
 def grade_url(submission: dict) -> str:

@@ -83,19 +83,17 @@ def submission_visible_or_404(user, pk) -> tuple[CourseAccess, Submission]:
     """The submission with the caller's course access, if they may see it: its
     owner or the course's staff, its assignment live (and published for a
     student). Anyone else gets 404, so a submission's existence never leaks."""
-    row = (
-        Submission.objects.filter(pk=pk, assignment__deleted_at__isnull=True)
-        .values_list("assignment__course_id", flat=True)
+    submission = (
+        _submissions()
+        .select_related("assignment__course")
+        .filter(pk=pk, assignment__deleted_at__isnull=True)
         .first()
     )
-    if row is None:
+    if submission is None:
         raise Http404
-    access = course_access_or_404(user, row)
-    submission = _submissions().select_related("assignment__course").filter(pk=pk).first()
-    if (
-        submission is None
-        or not policies.can_see_submission(access, submission)
-        or not policies.can_see_assignment(access, submission.assignment)
+    access = course_access_or_404(user, submission.assignment.course_id)
+    if not policies.can_see_submission(access, submission) or not policies.can_see_assignment(
+        access, submission.assignment
     ):
         raise Http404
     return access, submission

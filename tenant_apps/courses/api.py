@@ -13,6 +13,7 @@ from .models import (
 from .policies import (
     CourseAccess,
     course_access,
+    course_access_or_403,
     course_access_or_404,
     course_material_writable,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "EnrollmentStatus",
     "EnrollmentType",
     "course_access",
+    "course_access_or_403",
     "course_access_or_404",
     "course_copy_step_register",
     "course_create",

@@ -10,6 +10,7 @@ audit) and its waitlisted students.
 from dataclasses import dataclass
 
 from django.http import Http404
+from rest_framework.exceptions import PermissionDenied
 
 from conceptspro.api import ApplicationError
 from tenant_apps.accounts.api import Role, is_active_member
@@ -160,6 +161,17 @@ def course_access(user, course: Course) -> CourseAccess:
     if is_active_member(user):
         enrollment = Enrollment.objects.filter(course=course, user=user).first()
     return CourseAccess(user=user, course=course, enrollment=enrollment)
+
+
+def course_access_or_403(
+    user, course_id, allowed, message: str = "You may not do this in this course."
+) -> CourseAccess:
+    """As course_access_or_404, then 403 with `message` unless
+    `allowed(access)`: seen but not allowed."""
+    access = course_access_or_404(user, course_id)
+    if not allowed(access):
+        raise PermissionDenied(message)
+    return access
 
 
 def course_access_or_404(user, course_id) -> CourseAccess:

@@ -21,7 +21,7 @@ from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.announcements import policies, selectors, services
 from tenant_apps.announcements.models import Announcement, AnnouncementRead, AnnouncementState
-from tenant_apps.courses.api import CourseAccess, course_access_or_404
+from tenant_apps.courses.api import CourseAccess, course_access_or_403, course_access_or_404
 from tenant_apps.idempotency.api import idempotent
 
 from .serializers import (
@@ -112,10 +112,12 @@ class CourseAnnouncementsView(GenericAPIView):
     queryset = Announcement.objects.none()  # the real one depends on the caller
 
     def _access(self, request, course_id) -> CourseAccess:
-        access = course_access_or_404(request.user, course_id)
-        if not access.can_view_content:
-            raise PermissionDenied("Only the course's staff and students may see its content.")
-        return access
+        return course_access_or_403(
+            request.user,
+            course_id,
+            lambda access: access.can_view_content,
+            "Only the course's staff and students may see its content.",
+        )
 
     @extend_schema(responses=AnnouncementOutput(many=True))
     def get(self, request, course_id):

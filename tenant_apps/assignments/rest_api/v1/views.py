@@ -21,7 +21,7 @@ from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
 from tenant_apps.assignments import policies, selectors, services
 from tenant_apps.assignments.models import Assignment, Submission, SubmissionStatus
-from tenant_apps.courses.api import CourseAccess, course_access_or_404
+from tenant_apps.courses.api import CourseAccess, course_access_or_403
 from tenant_apps.files.api import file_download_url, file_output
 from tenant_apps.grading.api import (
     IF_MATCH,
@@ -171,10 +171,12 @@ class CourseAssignmentsView(GenericAPIView):
     queryset = Assignment.objects.none()  # the real one depends on the caller
 
     def _access(self, request, course_id) -> CourseAccess:
-        access = course_access_or_404(request.user, course_id)
-        if not access.can_view_content:
-            raise PermissionDenied("Only the course's staff and students may see its assignments.")
-        return access
+        return course_access_or_403(
+            request.user,
+            course_id,
+            lambda access: access.can_view_content,
+            "Only the course's staff and students may see its assignments.",
+        )
 
     @extend_schema(responses=AssignmentOutput(many=True))
     def get(self, request, course_id):

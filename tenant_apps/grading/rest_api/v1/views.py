@@ -23,7 +23,12 @@ from rest_framework.response import Response
 
 from conceptspro.api import OrderingFilter, updated_since_filter
 from tenant_apps.accounts.api import IsActiveMember
-from tenant_apps.courses.api import CourseAccess, course_access_or_404, course_material_writable
+from tenant_apps.courses.api import (
+    CourseAccess,
+    course_access_or_403,
+    course_access_or_404,
+    course_material_writable,
+)
 from tenant_apps.grading import policies, selectors, services
 from tenant_apps.grading.calculations import letter_scheme_from
 from tenant_apps.grading.models import (
@@ -71,10 +76,7 @@ RUBRIC_IN_USE = OpenApiResponse(
 
 def _course_access(request, course_id, check) -> CourseAccess:
     """The caller's access to the course, refused with 403 unless `check`."""
-    access = course_access_or_404(request.user, course_id)
-    if not check(access):
-        raise PermissionDenied("You may not do this in this course.")
-    return access
+    return course_access_or_403(request.user, course_id, check)
 
 
 def _writable(access: CourseAccess, check, message: str) -> None:

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
-from tenant_apps.courses.api import CourseAccess, course_access_or_404
+from tenant_apps.courses.api import CourseAccess, course_access_or_403
 from tenant_apps.idempotency.api import idempotent
 from tenant_apps.quizzes import policies, selectors, services
 from tenant_apps.quizzes.models import Attempt, AttemptStatus, Question, Quiz
@@ -119,10 +119,12 @@ class GradingQueueFilter(django_filters.FilterSet):
 
 
 def _content_access(request, course_id) -> CourseAccess:
-    access = course_access_or_404(request.user, course_id)
-    if not access.can_view_content:
-        raise PermissionDenied("Only the course's staff and students may see its quizzes.")
-    return access
+    return course_access_or_403(
+        request.user,
+        course_id,
+        lambda access: access.can_view_content,
+        "Only the course's staff and students may see its quizzes.",
+    )
 
 
 def _quiz_output(access: CourseAccess, quiz_id) -> dict:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/", include("tenant_apps.accounts.rest_api.v1.auth_urls")),
     path("users/", include("tenant_apps.accounts.rest_api.v1.urls")),
     path("institution/", include("tenant_apps.accounts.rest_api.v1.institution_urls")),
+    path("institution/subscription/", include("shared_apps.subscriptions.rest_api.urls")),
     path("audit-events/", include("tenant_apps.audit.rest_api.v1.urls")),
     # Courses, enrollment, modules, content, files and announcements; paths
     # follow the design document (/courses/{id}/modules/ lives with modules).

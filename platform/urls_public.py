@@ -1,4 +1,4 @@
-"""URLs of the bare domain: the public site (signup and operator console come later)."""
+"""URLs of the bare domain: the public site and signup, Stripe's webhook, the operator console."""
 
 from django.urls import include, path
 
@@ -6,6 +6,9 @@ from . import health, views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("", include("shared_apps.signup.urls")),
+    path("billing/", include("shared_apps.subscriptions.urls")),
+    path("console/", include("shared_apps.console.urls")),
     path("health/", health.health, name="health"),
     path("health/live/", health.live, name="health-live"),
     # Sign-in of the operator's staff (public-schema accounts).

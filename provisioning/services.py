@@ -28,9 +28,15 @@ from django_tenants.utils import (
     tenant_context,
 )
 
-from shared_apps.institutions.models import Domain, Institution, schema_name_for_slug
-from shared_apps.plans.models import Plan
+from shared_apps.institutions.models import (
+    Domain,
+    Institution,
+    SuspensionCause,
+    schema_name_for_slug,
+)
+from shared_apps.plans.models import Interval, Plan
 from shared_apps.plans.selectors import plan_default
+from shared_apps.subscriptions.services import subscription_start
 from tenant_apps.accounts.api import Role, user_ensure
 
 from .models import ProvisioningJob
@@ -64,9 +70,14 @@ def institution_create(
     admin_last_name: str = "",
     plan: Plan | None = None,
     timezone: str = "UTC",
+    interval: str = Interval.MONTH,
+    awaiting_payment: bool = False,
     enqueue: bool = True,
 ) -> Institution:
     """Record a new institution (status pending) and queue its provisioning.
+
+    `awaiting_payment`: the address is held (status awaiting_payment) and
+    nothing is provisioned until `institution_payment_received`.
 
     Raises ValidationError with errors by field; nothing is stored then.
     """
@@ -78,7 +89,9 @@ def institution_create(
         schema_name=schema_name_for_slug(slug),
         plan=plan or plan_default(),
         timezone=timezone,
-        status=Institution.Status.PENDING,
+        status=Institution.Status.AWAITING_PAYMENT
+        if awaiting_payment
+        else Institution.Status.PENDING,
     )
     try:
         institution.full_clean(exclude=["schema_name"], validate_unique=False)
@@ -104,6 +117,10 @@ def institution_create(
     try:
         with transaction.atomic():
             institution.save()
+            if institution.plan is not None:
+                subscription_start(
+                    institution=institution, plan=institution.plan, interval=interval
+                )
             ProvisioningJob.objects.create(
                 institution=institution,
                 admin_email=admin_email,
@@ -116,7 +133,7 @@ def institution_create(
         raise ValidationError(
             {"slug": [ValidationError("This address is taken.", code="taken")]}
         ) from exc
-    if enqueue:
+    if enqueue and not awaiting_payment:
         provisioning_requeue(institution=institution)
     log.info("institution.created", slug=slug, institution_id=str(institution.id))
     return institution
@@ -261,6 +278,18 @@ def provisioning_stalled(*, older_than_seconds: float = 120) -> list[Institution
     return stalled
 
 
+def institution_payment_received(*, institution: Institution) -> Institution:
+    """The first payment of a paid sign-up: provisioning starts. A no-op for an
+    institution past that point (a replayed or late event)."""
+    updated = Institution.objects.filter(
+        pk=institution.pk, status=Institution.Status.AWAITING_PAYMENT
+    ).update(status=Institution.Status.PENDING, updated_at=timezone.now())
+    institution.refresh_from_db()
+    if updated:
+        provisioning_requeue(institution=institution)
+    return institution
+
+
 def provisioning_requeue(*, institution: Institution) -> None:
     """Queue provisioning (again) and remember when."""
     from .tasks import provision_institution
@@ -275,12 +304,21 @@ def _set_status(institution: Institution, status: str, reason: str) -> None:
     institution.save(update_fields=["status", "status_reason", "updated_at"])
 
 
-def institution_suspend(*, institution: Institution, reason: str = "") -> Institution:
+def institution_suspend(
+    *,
+    institution: Institution,
+    reason: str = "",
+    cause: str = SuspensionCause.OPERATOR,
+) -> Institution:
+    """Nothing is deleted: the subdomain answers the suspended page until reactivated."""
     institution.status = Institution.Status.SUSPENDED
     institution.status_reason = reason
+    institution.suspension_cause = cause
     institution.suspended_at = timezone.now()
-    institution.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
-    log.info("institution.suspended", slug=institution.slug)
+    institution.save(
+        update_fields=["status", "status_reason", "suspension_cause", "suspended_at", "updated_at"]
+    )
+    log.info("institution.suspended", slug=institution.slug, cause=cause)
     return institution
 
 
@@ -291,8 +329,11 @@ def institution_reactivate(*, institution: Institution) -> Institution:
         )
     institution.status = Institution.Status.ACTIVE
     institution.status_reason = ""
+    institution.suspension_cause = ""
     institution.suspended_at = None
-    institution.save(update_fields=["status", "status_reason", "suspended_at", "updated_at"])
+    institution.save(
+        update_fields=["status", "status_reason", "suspension_cause", "suspended_at", "updated_at"]
+    )
     log.info("institution.reactivated", slug=institution.slug)
     return institution
 

@@ -58,6 +58,9 @@ SHARED_APPS = [
     "django_tenants",
     "shared_apps.plans",
     "shared_apps.institutions",
+    "shared_apps.subscriptions",
+    "shared_apps.console",
+    "shared_apps.signup",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -217,6 +220,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+
+# --- Billing (Stripe). No secret key: billing is off and the operator assigns plans. ---
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Another Stripe API address (the tests' stub on loopback); empty: Stripe's own.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+BILLING_ENABLED = bool(STRIPE_SECRET_KEY)
+# A past-due subscription keeps the institution writable this long (with a
+# banner), then it turns read-only until paid.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 
 # --- Provisioning ---
 # How many ready, unassigned schemas the warm pool keeps.

@@ -3,9 +3,11 @@
 import re
 import uuid
 import zoneinfo
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 # Subdomains the platform keeps for itself or that would confuse people.
@@ -88,8 +90,14 @@ def schema_name_for_slug(slug: str) -> str:
     return slug.replace("-", "_")
 
 
+class SuspensionCause(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    BILLING = "billing", "Billing"
+
+
 class Institution(TenantMixin):
     class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
         PENDING = "pending", "Pending"
         PROVISIONING = "provisioning", "Provisioning"
         ACTIVE = "active", "Active"
@@ -128,6 +136,15 @@ class Institution(TenantMixin):
     updated_at = models.DateTimeField(auto_now=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
+    suspension_cause = models.CharField(
+        max_length=10,
+        choices=SuspensionCause.choices,
+        blank=True,
+        help_text="Who suspended it: a payment that resumes lifts only a billing suspension.",
+    )
+    # Billing: a past-due subscription leaves the institution writable until
+    # this moment (a banner says so), read-only from it on. Empty: writable.
+    read_only_at = models.DateTimeField(null=True, blank=True)
 
     # Schemas are made and dropped by provisioning tasks only, never as a side
     # effect of saving or deleting a row.
@@ -143,6 +160,9 @@ class Institution(TenantMixin):
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         _forget_routes_on_commit(list(self.domains.values_list("domain", flat=True)))
+
+    def is_read_only(self, now: datetime | None = None) -> bool:
+        return self.read_only_at is not None and (now or timezone.now()) >= self.read_only_at
 
     def delete(self, *args, **kwargs):
         # The domains go by cascade, which does not call Domain.delete().

@@ -1,0 +1,3 @@
+"""The operator console on the bare domain, under /console/."""
+
+urlpatterns: list = []

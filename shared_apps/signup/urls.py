@@ -1,0 +1,3 @@
+"""Self-serve signup on the bare domain: landing, pricing, signup and its progress."""
+
+urlpatterns: list = []

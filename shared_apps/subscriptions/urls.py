@@ -1,0 +1,3 @@
+"""Billing on the bare domain: Stripe's webhook, under /billing/."""
+
+urlpatterns: list = []

@@ -81,7 +81,7 @@ def test_migrate_schemas_also_migrates_template_and_pool(db):
     entry = PoolSchema.objects.get()
     # A leaf migration, and a no-op in tenant schemas (a public-only app), so
     # re-applying it only records it again.
-    lagging = "plans", "0002_seed_default_plans"
+    lagging = _public_only_leaf_migration()
     with connection.cursor() as cursor:
         for schema in (entry.schema_name, TEMPLATE_SCHEMA):
             cursor.execute(
@@ -97,6 +97,20 @@ def test_migrate_schemas_also_migrates_template_and_pool(db):
             assert cursor.fetchone()[0] == 1, f"{schema} was not migrated"
     entry.refresh_from_db()
     assert entry.migration_state == schema_migration_state(TEMPLATE_SCHEMA)
+
+
+def _public_only_leaf_migration() -> tuple[str, str]:
+    from django.apps import apps
+    from django.conf import settings
+    from django.db.migrations.loader import MigrationLoader
+
+    public_only = {
+        config.label
+        for config in apps.get_app_configs()
+        if config.name in settings.SHARED_APPS and config.name not in settings.TENANT_APPS
+    }
+    leaves = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes()
+    return sorted(node for node in leaves if node[0] in public_only)[0]
 
 
 def test_pool_schema_left_behind_by_a_migration_is_never_claimed(db):

@@ -93,10 +93,12 @@ def beta_client(beta) -> Client:
 
 
 @pytest.fixture
-def committed_db(django_db_blocker):
+def committed_db(django_db_setup, django_db_blocker):
     """Database access without a wrapping transaction, for tests whose data must
     be visible to another connection (a Celery worker thread, concurrent
-    claims). Institutions created here are dropped afterwards."""
+    claims). Institutions created here are dropped afterwards. It asks for
+    `django_db_setup` itself, so a test using only it still gets the test
+    database when it runs alone."""
     with django_db_blocker.unblock():
         before = set(Institution.objects.values_list("pk", flat=True))
         yield

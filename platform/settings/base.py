@@ -4,6 +4,7 @@ deployments comes from environment variables (see README, "Configuration")."""
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(environ.Env().str("DATA_DIR", default=str(BASE_DIR / ".data")))
@@ -126,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenant_apps.accounts.context_processors.security_policy",
+                "shared_apps.institutions.context_processors.institution_notice",
             ]
         },
     }
@@ -212,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shared_apps.institutions.tasks.for_each_institution",
         "args": ["tenant_apps.files.tasks.files_expired_purge"],
         "schedule": 3600.0,
+    },
+    # Plan limits are read from counters; the nightly recount corrects drift.
+    "plans-usage-measure-all": {
+        "task": "shared_apps.plans.tasks.usage_measure_all",
+        "schedule": crontab(hour=2, minute=30),
     },
     # Quiz attempts past their deadline whose own close task was not queued.
     "quiz-attempts-overdue-close": {

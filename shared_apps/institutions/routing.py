@@ -7,6 +7,12 @@ institution or domain row changes (after commit).
 This hot path talks to Redis through one long-lived client per process rather
 than Django's cache: the cache backend builds a new redis-py client on every
 call, which was half of the routing time (see docs/performance.md).
+
+Billing's read-only state is decided here too, from the cached row (no query):
+once `read_only_at` has passed, writes are refused except where people sign
+in and where an administrator pays; before it (the grace period) every answer
+carries an `Institution-Notice` header and pages show a banner
+(`context_processors.institution_notice`).
 """
 
 import hashlib
@@ -16,12 +22,14 @@ import redis
 import structlog
 from django.conf import settings
 from django.db import connection
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import schema_exists
 
-from conceptspro.api import error_json_response
+from conceptspro.api import error_body, error_json_response
+from shared_apps.plans.api import read_only_refusal
 
 from .models import Domain, Institution
 
@@ -38,6 +46,17 @@ _KEY_PREFIX = f"conceptspro:route:{_MODEL_DIGEST}:"
 _GENERATION_PREFIX = "conceptspro:route-generation:"
 GENERATION_SECONDS = 7 * 24 * 3600
 _public = FakeTenant(schema_name="public")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Writes a read-only institution still takes: signing in and out, token
+# refresh, MFA, password reset and email confirmation, and the subscription
+# endpoints where an administrator pays to lift the state...
+WRITABLE_WHEN_READ_ONLY = ("/accounts/", "/api/v1/auth/", "/api/v1/institution/subscription/")
+# ... but not what creates people under those prefixes.
+NOT_WRITABLE_WHEN_READ_ONLY = (
+    "/accounts/signup/",
+    "/accounts/invitations/",
+    "/api/v1/auth/register/",
+)
 _client: redis.Redis | None = None
 
 
@@ -146,7 +165,33 @@ class InstitutionRoutingMiddleware:
         request.tenant = institution
         connection.set_tenant(institution)
         set_urlconf(None)  # the tenant URLconf is ROOT_URLCONF
-        return self.get_response(request)
+        if institution.read_only_at is None:
+            return self.get_response(request)
+        read_only = institution.is_read_only()
+        if read_only and request.method not in SAFE_METHODS and not _writable(request.path):
+            response = _read_only_refusal(request, institution)
+        else:
+            response = self.get_response(request)
+        state = "read-only" if read_only else "past-due"
+        response["Institution-Notice"] = (
+            f"{state}; read-only-at={institution.read_only_at.isoformat()}"
+        )
+        return response
+
+
+def _writable(path: str) -> bool:
+    return path.startswith(WRITABLE_WHEN_READ_ONLY) and not path.startswith(
+        NOT_WRITABLE_WHEN_READ_ONLY
+    )
+
+
+def _read_only_refusal(request, institution):
+    refusal = read_only_refusal(name=institution.name, read_only_at=institution.read_only_at)
+    if request.path.startswith("/api/"):
+        body = error_body(code=refusal.code, message=refusal.message, extra=refusal.extra)
+        return JsonResponse(body, status=refusal.status)
+    context = {"institution": institution, "message": refusal.message}
+    return render(request, "errors/institution_read_only.html", context, status=refusal.status)
 
 
 def _refusal(request, status, code, message, template, institution=None):

@@ -2,20 +2,42 @@
 
 The account adapter decides who may sign up and sign in with a password; the
 social adapter creates SSO accounts just in time with the role the institution's
-identity provider asserts.
+identity provider asserts. Both take a seat of the institution's plan for the
+account they create, in the transaction that creates it.
 """
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
+from conceptspro.api import ApplicationError
+from shared_apps.plans.api import LimitKind, usage_reserve
 from tenant_apps.audit.api import AuditEventType, audit_record
 
 from . import policies, selectors
 from .models import Role
 from .sso import role_from_claims, sso_claims
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _signup_page_refused(request, form, error: ApplicationError):
+    """allauth's sign-up page again, with the refusal as the form's error."""
+    from allauth.account.views import SignupView
+
+    form.add_error(None, error.message)
+    view = SignupView()
+    view.setup(request)
+    response = view.form_invalid(form)
+    response.status_code = error.status
+    return response.render()
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -66,7 +88,16 @@ class AccountAdapter(DefaultAccountAdapter):
         # Self-registration and the API's register make students; other roles
         # come from invitations, SSO claims or an admin.
         user.role = Role.STUDENT
-        return super().save_user(request, user, form, commit=commit)
+        if not commit:
+            return super().save_user(request, user, form, commit=False)
+        with transaction.atomic():
+            try:
+                usage_reserve(kind=LimitKind.USERS)
+            except ApplicationError as error:
+                if _is_api(request):
+                    raise  # the API's error shape: 403 plan_limit_reached
+                raise ImmediateHttpResponse(_signup_page_refused(request, form, error)) from None
+            return super().save_user(request, user, form, commit=True)
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -113,7 +144,20 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 AccountAdapter(request).respond_user_inactive(request, user)
             )
 
+    @transaction.atomic
     def save_user(self, request, sociallogin, form=None):
+        try:
+            usage_reserve(kind=LimitKind.USERS)
+        except ApplicationError as error:
+            # The person is sent back from their identity provider to this
+            # page; no account is created and nobody is signed in.
+            page = render(
+                request,
+                "accounts/sso_account_refused.html",
+                {"message": error.message, "code": error.code},
+                status=error.status,
+            )
+            raise ImmediateHttpResponse(page) from None
         user = super().save_user(request, sociallogin, form)
         if EmailAddress.objects.filter(user=user, email=user.email, verified=True).exists():
             user.email_verified = True

@@ -4,6 +4,10 @@ from a CSV file; the invitee follows the emailed link and gets an account.
 Only the sha256 of an invitation's key is stored: the key itself travels in the
 email link and nowhere else. Emails go out after the transaction commits, so a
 rolled-back invitation never reaches anybody's inbox.
+
+An open invitation is a promised seat of the institution's plan: inviting is
+refused (403 `plan_limit_reached`) when the accounts and the open invitations
+already fill the plan, and accepting takes the seat for real.
 """
 
 import csv
@@ -27,6 +31,7 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from conceptspro.api import ApplicationError
+from shared_apps.plans.api import LimitKind, limit_check, usage_reserve
 from tenant_apps.audit.api import (
     AuditEventType,
     audit_event_build,
@@ -246,6 +251,22 @@ def _issue(
     return invitation, key, False
 
 
+def _seats_check(*, adding: int) -> None:
+    """Refuse `adding` more invitations unless the plan has a seat for each,
+    beside the accounts and the invitations still open. Under the invitations
+    lock, so two admins inviting at once both count each other's."""
+    open_count = Invitation.objects.filter(
+        _status_filter(InvitationStatus.OPEN, timezone.now())
+    ).count()
+    limit_check(kind=LimitKind.USERS, adding=adding, also_counting=open_count)
+
+
+def _opens_a_seat(open_invitation: Invitation | None) -> bool:
+    """Whether (re)sending makes one more open invitation: a new one, or an
+    expired one coming back to life; resending an open one does not."""
+    return open_invitation is None or invitation_status(open_invitation) != InvitationStatus.OPEN
+
+
 def _open_invitation_for(email: str) -> Invitation | None:
     return Invitation.objects.filter(
         email=email, accepted_at__isnull=True, revoked_at__isnull=True
@@ -266,7 +287,8 @@ def invitation_create(
 
     An address with an open (or expired, never answered) invitation gets a fresh
     key and a new expiry instead: the old link stops working. An address that
-    already has an account is refused (409 `user_exists`).
+    already has an account is refused (409 `user_exists`); an invitation the
+    plan has no seat for, 403 `plan_limit_reached`.
     """
     _require_inviter(invited_by)
     email = _normalise_email(email)
@@ -278,13 +300,15 @@ def invitation_create(
             fields={"email": ["This address already has an account here."]},
         )
     _lock_invitations()
+    open_invitation = _open_invitation_for(email)
+    _seats_check(adding=1 if _opens_a_seat(open_invitation) else 0)
     invitation, key, resent = _issue(
         email=email,
         role=role,
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         invited_by=invited_by,
-        open_invitation=_open_invitation_for(email),
+        open_invitation=open_invitation,
     )
     audit_record(
         event=AuditEventType.INVITATION_SENT,
@@ -341,6 +365,8 @@ def invitation_accept(
     validators. An SSO-only institution creates the account without a password:
     the invitee signs in with SSO and allauth links the account by its verified
     address. Signing the new user in is the caller's (the view's) job.
+    The account takes a seat of the plan: 403 `plan_limit_reached` if none is
+    left (the invitation stays open, for when one is).
     """
     invitation = (
         Invitation.objects.select_for_update().filter(key_hash=invitation_key_hash(key)).first()
@@ -378,6 +404,7 @@ def invitation_accept(
     if fields:
         raise ApplicationError("Some fields need attention.", code="invalid", fields=fields)
 
+    usage_reserve(kind=LimitKind.USERS)
     if password_login:
         user.set_password(password)
     else:
@@ -519,7 +546,11 @@ def invitations_import_csv(
     skipped (the address already has an account) or error (with the reason);
     rows with errors do not stop the others. A file that is not UTF-8 CSV, has no
     email column or has more than CSV_MAX_ROWS rows is refused whole (400
-    `invalid_csv`). A dry run reports what would happen and writes and sends nothing.
+    `invalid_csv`). So is a file whose new invitations do not all fit in the
+    plan beside its accounts and open invitations (403 `plan_limit_reached`,
+    dry run or not): the admin gets all of the file or none of it, never an
+    arbitrary first part. A dry run reports what would happen and writes and
+    sends nothing.
     """
     _require_inviter(invited_by)
     records = _csv_records(data)
@@ -536,6 +567,7 @@ def invitations_import_csv(
         )
     }
     first_row_of: dict[str, int] = {}
+    seats_asked = 0
     issued: list[tuple[Invitation, str, bool]] = []
     for number, values in records:
         email = _normalise_email(values.get("email", ""))
@@ -552,6 +584,8 @@ def invitations_import_csv(
             )
             continue
         resent = email in open_invitations
+        if _opens_a_seat(open_invitations.get(email)):
+            seats_asked += 1
         report.rows.append(
             ImportRow(
                 number,
@@ -574,6 +608,7 @@ def invitations_import_csv(
                 save=False,
             )
         )
+    _seats_check(adding=seats_asked)
     Invitation.objects.bulk_create(
         [invitation for invitation, _, resent in issued if not resent], batch_size=1000
     )

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conceptspro.api import ApplicationError
+from shared_apps.plans.api import LimitKind, usage_release, usage_reserve
 from tenant_apps.audit.api import AuditEventType, audit_record
 
 from .models import Role, User, UserPreferences
@@ -24,10 +25,15 @@ def user_ensure(
     Idempotent, so provisioning can run it again after a failure. Pass either a
     raw `password` or an already hashed `password_hash` (provisioning hashes in
     the request so that no raw password travels through the task queue).
+
+    A new user takes a seat of the plan (403 `plan_limit_reached` when none is
+    left). Provisioning's first admin takes the first seat, which every plan
+    has: counting it here keeps the usage exact from the start.
     """
     existing = User.objects.filter(email=email.strip().lower()).first()
     if existing is not None:
         return existing, False
+    usage_reserve(kind=LimitKind.USERS)
     user = User(
         email=User.objects.normalize_email(email),
         first_name=first_name,
@@ -140,7 +146,8 @@ def user_update(*, actor: User, user: User, request=None, **changes) -> User:
 @transaction.atomic
 def user_soft_delete(*, actor: User, user: User, request=None) -> None:
     """Deactivate and mark deleted; the row stays for what refers to it (grades,
-    posts, the audit trail). Every open session and API token is revoked."""
+    posts, the audit trail). Every open session and API token is revoked, and
+    the plan's seat is free again."""
     if user.pk == actor.pk:
         raise ApplicationError(
             "You cannot delete your own account.", code="cannot_modify_self", status=409
@@ -149,9 +156,12 @@ def user_soft_delete(*, actor: User, user: User, request=None) -> None:
         return
     if user.role == Role.ADMIN:
         _actor_still_admin(actor)
+    held_a_seat = user.is_active  # as metering counts: active and not deleted
     user.deleted_at = user.sessions_revoked_at = timezone.now()
     user.is_active = False
     user.save(update_fields=["deleted_at", "is_active", "sessions_revoked_at", "updated_at"])
+    if held_a_seat:
+        usage_release(kind=LimitKind.USERS)
     audit_record(event=AuditEventType.USER_DELETED, request=request, actor=actor, target=user)
 
 

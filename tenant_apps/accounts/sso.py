@@ -9,7 +9,10 @@ keys, `settings` carries ours: role_claim, role_map and default_role.
 
 The security policy's "SSO only" switch and the list of identity providers
 depend on each other (SSO only needs a provider), so both writes live here and
-serialise on the policy row.
+serialise on the policy row. Configuring SSO (adding or changing a provider,
+turning SSO only on) needs a plan that includes it: 403 `plan_limit_reached`
+otherwise. Removing a provider and turning SSO only off are always allowed, so
+an institution that moved to a smaller plan can undo its configuration.
 """
 
 import ipaddress
@@ -20,6 +23,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from conceptspro.api import ApplicationError
+from shared_apps.plans.api import PlanFeature, feature_require
 from tenant_apps.audit.api import AuditEventType, audit_record
 
 from .models import Role, SecurityPolicy, User
@@ -156,6 +160,7 @@ def identity_provider_create(
     app_settings: dict,
 ) -> SocialApp:
     """Add an identity provider. `provider_id` is the slug in its URLs, fixed for life."""
+    feature_require(PlanFeature.SSO)
     _policy_locked()
     if _provider_id_taken(provider_id):
         raise ApplicationError(
@@ -191,6 +196,7 @@ def identity_provider_update(*, actor: User, request=None, app: SocialApp, **cha
     unknown = set(changes) - {"name", "client_id", "secret", "app_settings"}
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
+    feature_require(PlanFeature.SSO)
     _policy_locked()
     app = SocialApp.objects.select_for_update().get(pk=app.pk)
     kind = identity_provider_kind(app)
@@ -256,10 +262,10 @@ def security_policy_update(*, actor: User, request=None, **changes) -> SecurityP
         for field, value in changes.items()
         if getattr(policy, field) != value
     }
-    if (
-        changed.get("password_login_enabled", {}).get("to") is False
-        and not identity_provider_list().exists()
-    ):
+    sso_only = changed.get("password_login_enabled", {}).get("to") is False
+    if sso_only:
+        feature_require(PlanFeature.SSO)
+    if sso_only and not identity_provider_list().exists():
         raise ApplicationError(
             "Password sign-in cannot be turned off before an identity provider is configured.",
             code="no_identity_provider",

@@ -4,7 +4,8 @@ Every change to who holds a seat happens here with the course row locked
 (`SELECT ... FOR UPDATE`), so `max_enrollment` holds and `current_enrollment`
 stays exact however many requests arrive at once. Permission checks are the
 views' (through `CourseAccess`); these functions enforce the course's own
-rules: statuses, dates, seats, windows.
+rules: statuses, dates, seats, windows. A new course (created or copied) takes
+one of the plan's courses (403 `plan_limit_reached`); a deleted one frees it.
 """
 
 import csv
@@ -27,6 +28,7 @@ from django.utils import timezone
 from rest_framework import status as http
 
 from conceptspro.api import ApplicationError
+from shared_apps.plans.api import LimitKind, usage_release, usage_reserve
 from tenant_apps.accounts.api import Role, User
 
 from .copying import CopyContext, course_copy_steps
@@ -167,6 +169,7 @@ def course_create(
     )
     _check_dates(course)
     _check_code_free(course)
+    usage_reserve(kind=LimitKind.COURSES)
     _save(course, force_insert=True)
     return course
 
@@ -235,10 +238,12 @@ def course_update(*, course: Course, instructor: User | None = None, **changes) 
 @transaction.atomic
 def course_soft_delete(*, course: Course) -> None:
     """The course disappears from every list and lookup; its rows stay, and its
-    (code, term) is free again."""
-    Course.objects.filter(pk=course.pk, deleted_at__isnull=True).update(
+    (code, term) is free again, and so is its place in the plan."""
+    deleted = Course.objects.filter(pk=course.pk, deleted_at__isnull=True).update(
         deleted_at=timezone.now(), updated_at=timezone.now()
     )
+    if deleted:
+        usage_release(kind=LimitKind.COURSES)
 
 
 @transaction.atomic
@@ -282,6 +287,7 @@ def course_copy(
     )
     _check_dates(target)
     _check_code_free(target)
+    usage_reserve(kind=LimitKind.COURSES)
     _save(target, force_insert=True)
     context = CopyContext(source=source, target=target, date_shift=shift)
     for step in course_copy_steps():

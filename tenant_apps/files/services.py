@@ -1,5 +1,6 @@
 """Every write to stored files: upload, delete, attach to a course, count a
-download; the institution's storage usage moves in the same transaction."""
+download; the institution's storage usage, and the plan's count of it, move
+in the same transaction."""
 
 import uuid
 from dataclasses import dataclass
@@ -13,17 +14,18 @@ from rest_framework import status
 
 from conceptspro.api import ApplicationError
 from conceptspro.storage import scoped_name
+from shared_apps.plans.api import LimitKind, limit_check, usage_release, usage_reserve
 
 from . import content_types, policies
 from .models import AccessLevel, StorageUsage, StoredFile
 
 
 def storage_quota_check(*, bytes_needed: int) -> None:
-    """Hook for the plan's storage limit (issue 6): raise an ApplicationError
-    (413 `storage_quota_exceeded`) to refuse. Called inside the upload's
-    transaction just before usage grows; today every upload is allowed. To
-    enforce a limit under concurrency, lock the usage row here
-    (`StorageUsage.objects.select_for_update().get(pk=1)`) and compare."""
+    """Refuse (403 `plan_limit_reached`) an upload the plan's storage has no
+    room for, before its bytes are written. Only a check: `files_store`
+    reserves the room once the bytes are in storage, so the plan's usage row
+    is locked for the commit and not for the whole upload."""
+    limit_check(kind=LimitKind.STORAGE_BYTES, adding=bytes_needed)
 
 
 def _usage_add(*, bytes_delta: int, count_delta: int) -> None:
@@ -105,9 +107,11 @@ def files_store(
     expires_at=None,
 ) -> list[StoredFile]:
     """Stores checked uploads and their rows, all or none. Bytes go to storage
-    before the usage row is touched, so its lock is held only for the commit;
-    if anything fails, the bytes written so far are removed."""
-    storage_quota_check(bytes_needed=sum(c.scan.size for c in checked))
+    before the usage rows are touched, so their locks are held only for the
+    commit; if anything fails (a concurrent upload took the plan's last room:
+    403 `plan_limit_reached`), the bytes written so far are removed."""
+    bytes_needed = sum(c.scan.size for c in checked)
+    storage_quota_check(bytes_needed=bytes_needed)
     written: list[str] = []
     try:
         files = []
@@ -128,8 +132,9 @@ def files_store(
                     expires_at=expires_at,
                 )
             )
+        usage_reserve(kind=LimitKind.STORAGE_BYTES, amount=bytes_needed)
         StoredFile.objects.bulk_create(files)
-        _usage_add(bytes_delta=sum(f.file_size_bytes for f in files), count_delta=len(files))
+        _usage_add(bytes_delta=bytes_needed, count_delta=len(files))
     except BaseException:
         _remove_bytes(written)
         raise
@@ -165,6 +170,9 @@ def file_delete(*, file: StoredFile) -> StoredFile:
         )
     locked.deleted_at = timezone.now()
     locked.save(update_fields=["deleted_at", "updated_at"])
+    # The plan's row before the files app's own, the order uploads lock them
+    # in too, so an upload and a delete at once cannot deadlock.
+    usage_release(kind=LimitKind.STORAGE_BYTES, amount=locked.file_size_bytes)
     _usage_add(bytes_delta=-locked.file_size_bytes, count_delta=-1)
     key = scoped_name(locked.file_path)  # bound to this institution now, not at commit
     transaction.on_commit(lambda: _remove_bytes([key]), robust=True)

@@ -220,6 +220,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shared_apps.plans.tasks.usage_measure_all",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Ended local trials become past due; abandoned paid sign-ups free their address.
+    "subscriptions-housekeeping": {
+        "task": "shared_apps.subscriptions.tasks.subscriptions_housekeeping",
+        "schedule": 3600.0,
+    },
     # Quiz attempts past their deadline whose own close task was not queued.
     "quiz-attempts-overdue-close": {
         "task": "shared_apps.institutions.tasks.for_each_institution",

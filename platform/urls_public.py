@@ -2,10 +2,9 @@
 
 from django.urls import include, path
 
-from . import health, views
+from . import health
 
 urlpatterns = [
-    path("", views.landing, name="landing"),
     path("", include("shared_apps.signup.urls")),
     path("billing/", include("shared_apps.subscriptions.urls")),
     path("console/", include("shared_apps.console.urls")),

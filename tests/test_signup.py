@@ -5,6 +5,8 @@ in, the progress page and its token, and a provisioning failure as shown."""
 
 import re
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from django.core import signing
@@ -14,6 +16,7 @@ from shared_apps.institutions.models import Institution
 from shared_apps.plans.models import Plan
 from shared_apps.signup.selectors import TOKEN_SALT, institution_id_for_token, signup_token
 from shared_apps.subscriptions.models import SubscriptionStatus
+from shared_apps.subscriptions.services import AWAITING_PAYMENT_HOLD
 
 from .conftest import PASSWORD, host_client
 from .test_browser_auth import assert_accessible_form, error_summary, signed_in_user
@@ -484,6 +487,32 @@ def test_cancelled_payment_releases_the_address_and_gives_the_form_back(
     assert public_client.get(f"/signup/progress/{signup_token(institution)}/").status_code == 404
     again = public_client.get(cancel_path)
     assert again.status_code == 200 and b"Payment was cancelled" in again.content
+
+
+def test_cancelling_closes_the_checkout_session_so_it_can_no_longer_be_paid(
+    db, public_client, stripe_stub
+):
+    _, institution, session = paid_signup(public_client, stripe_stub)
+    # Stripe closes it by itself before housekeeping would release the address.
+    hold_ends = institution.created_at + AWAITING_PAYMENT_HOLD
+    assert int(session["expires_at"]) < hold_ends.timestamp()
+
+    public_client.get(session["cancel_url"].removeprefix("http://localhost"))
+    assert stripe_stub.sessions[session["id"]]["status"] == "expired"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(session["url"], method="POST"))  # noqa: S310
+    assert refused.value.code == 409
+
+
+def test_a_checkout_paid_whose_webhook_has_not_arrived_keeps_its_address(
+    db, public_client, stripe_stub
+):
+    _, institution, session = paid_signup(public_client, stripe_stub)
+    stripe_stub.sessions[session["id"]]["status"] = "complete"  # paid; Stripe has not told us yet
+    response = public_client.get(session["cancel_url"].removeprefix("http://localhost"))
+    assert response.status_code == 302  # to the progress page, which waits for the payment
+    institution.refresh_from_db()
+    assert institution.status == Institution.Status.AWAITING_PAYMENT
 
 
 def test_cancel_after_the_payment_went_through_keeps_the_institution(

@@ -11,7 +11,7 @@ from conceptspro.api import ApplicationError
 from provisioning.services import institution_create
 from shared_apps.institutions.models import Institution
 from shared_apps.plans.models import Plan
-from shared_apps.subscriptions.services import checkout_start_signup
+from shared_apps.subscriptions.services import checkout_signup_abandon, checkout_start_signup
 
 from .selectors import signup_token
 
@@ -91,7 +91,7 @@ def signup_release(*, institution_id) -> bool:
         .filter(pk=institution_id, status=Institution.Status.AWAITING_PAYMENT)
         .first()
     )
-    if institution is None:
+    if institution is None or not checkout_signup_abandon(institution=institution):
         return False
     # Nothing was provisioned: no schema, no domain; the subscription and the
     # provisioning job go with the row.

@@ -57,6 +57,12 @@ def checkout_session_create(params: dict) -> dict:
     return _call("checkout_session_create", lambda c: c.v1.checkout.sessions.create(params))
 
 
+def checkout_session_expire(session_id: str) -> dict:
+    """Closes an open Checkout session so that it can no longer be paid. Stripe
+    refuses (a 502 here) for a session already completed."""
+    return _call("checkout_session_expire", lambda c: c.v1.checkout.sessions.expire(session_id))
+
+
 def portal_session_create(*, customer_id: str, return_url: str) -> dict:
     return _call(
         "portal_session_create",

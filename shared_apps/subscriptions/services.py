@@ -31,8 +31,10 @@ LIVE_STATUSES = {
     SubscriptionStatus.INCOMPLETE,
     SubscriptionStatus.PAUSED,
 }
-# A paid sign-up that never paid gives its address back after this long.
+# A paid sign-up that never paid gives its address back after this long; its
+# Checkout session closes an hour earlier (Stripe allows 30 minutes to 24 hours).
 AWAITING_PAYMENT_HOLD = timedelta(hours=24)
+CHECKOUT_OPEN_FOR = AWAITING_PAYMENT_HOLD - timedelta(hours=1)
 
 
 def _provisioning():
@@ -188,6 +190,9 @@ def checkout_start_signup(
         cancel_url=cancel_url,
     )
     params["customer_email"] = institution.provisioning_job.admin_email
+    # Closed by Stripe before housekeeping releases the address, so a payment
+    # can never arrive for an institution that is gone.
+    params["expires_at"] = int((timezone.now() + CHECKOUT_OPEN_FOR).timestamp())
     session = gateway.checkout_session_create(params)
     Subscription.objects.update_or_create(
         institution=institution,
@@ -200,6 +205,27 @@ def checkout_start_signup(
         },
     )
     return session["url"]
+
+
+def checkout_signup_abandon(*, institution) -> bool:
+    """Before a paid sign-up's address is released: closes its Checkout session
+    so that nobody pays for an institution that no longer exists. False when it
+    cannot be closed (paid already, or Stripe unreachable): the address then
+    stays held until the payment's webhook, or housekeeping, decides."""
+    session_id = (
+        Subscription.objects.filter(institution=institution)
+        .values_list("stripe_checkout_session_id", flat=True)
+        .first()
+    )
+    if not session_id:
+        return True  # no Checkout was ever opened
+    if not gateway.billing_enabled():
+        return False
+    try:
+        gateway.checkout_session_expire(session_id)
+    except ApplicationError:
+        return False
+    return True
 
 
 @transaction.atomic

@@ -389,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
             "success_url": params["success_url"],
             "cancel_url": params.get("cancel_url"),
             "created": int(time.time()),
+            "expires_at": int(params.get("expires_at") or time.time() + 24 * 3600),
             "line_items": {"object": "list", "data": line_items},
             "subscription_data": params.get("subscription_data") or {},
         }
@@ -400,6 +401,17 @@ class _Handler(BaseHTTPRequestHandler):
         if session is None:
             self._json(404, _error(f"No such checkout.session: '{session_id}'"))
         else:
+            self._json(200, session)
+
+    def checkout_session_expire(self, params, session_id):
+        session = self.stub.sessions.get(session_id)
+        if session is None:
+            self._json(404, _error(f"No such checkout.session: '{session_id}'"))
+        elif session["status"] != "open":
+            message = 'Only Checkout Sessions with a status in ["open"] can be expired.'
+            self._json(400, _error(message, code="checkout_session_not_open"))
+        else:
+            session["status"] = "expired"
             self._json(200, session)
 
     def portal_session_create(self, params):
@@ -553,6 +565,7 @@ ROUTES = {
     ],
     "POST": [
         (r"/v1/checkout/sessions", "checkout_session_create"),
+        (rf"/v1/checkout/sessions/{_ID}/expire", "checkout_session_expire"),
         (r"/v1/billing_portal/sessions", "portal_session_create"),
         (rf"/v1/subscriptions/{_ID}", "subscription_update"),
         (rf"/pay/{_ID}", "pay_submit"),

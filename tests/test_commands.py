@@ -1,9 +1,10 @@
-"""create_institution and list_institutions."""
+"""create_institution, list_institutions, seed_demo and create_operator."""
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from shared_apps.institutions.models import Institution
+from tenant_apps.accounts.models import User
 
 from .conftest import PASSWORD
 
@@ -89,7 +90,10 @@ def test_seed_demo_makes_the_demo_institution_and_its_course_once(db, capsys):
 
     call_command("seed_demo")
     call_command("seed_demo")
-    assert "student1@demo.test" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "student1@demo.test" in out and "operator@demo.test" in out
+    operator = User.objects.get(email="operator@demo.test")  # public schema: the operator's staff
+    assert operator.is_staff and operator.check_password("conceptspro-demo")
     with tenant_context(Institution.objects.get(slug="demo")):
         course = Course.objects.get()
         assert (course.code, course.status, course.current_enrollment) == (
@@ -105,3 +109,20 @@ def test_seed_demo_makes_the_demo_institution_and_its_course_once(db, capsys):
         ]
         assert ContentItem.objects.filter(module__course=course).count() == 2
         assert Announcement.objects.filter(course=course).count() == 1
+
+
+def test_create_operator_makes_a_staff_account_of_the_public_schema(db, capsys):
+    call_command("create_operator", "--email", "Ops@Example.com", "--password", PASSWORD)
+    call_command("create_operator", "--email", "ops@example.com", "--password", PASSWORD + "2")
+    operator = User.objects.get(email="ops@example.com")
+    assert operator.is_staff and not operator.is_superuser and operator.email_verified
+    assert operator.check_password(PASSWORD + "2")  # updated, not duplicated
+    assert "can sign in to /console/" in capsys.readouterr().out
+
+
+def test_create_operator_refuses_a_weak_password_and_makes_nobody(db):
+    with pytest.raises(CommandError, match="password"):
+        call_command("create_operator", "--email", "ops@example.com", "--password", "12345")
+    with pytest.raises(CommandError, match="email"):
+        call_command("create_operator", "--email", "not-an-address", "--password", PASSWORD)
+    assert not User.objects.filter(email="ops@example.com").exists()

@@ -338,3 +338,39 @@ def domain_add(
         ip_address=ip_address,
     )
     return added
+
+
+@transaction.atomic
+def operator_ensure(*, email: str, password: str, first_name: str = "", last_name: str = ""):
+    """A member of the operator's staff (public schema), made or updated, with
+    a verified address. They set up their authenticator app at first sign-in:
+    the console lets nobody in without it. Raises ValidationError by field."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.validators import validate_email
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    errors = {}
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        errors["email"] = exc.messages
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        errors["password"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    with schema_context(get_public_schema_name()):
+        user_model = get_user_model()
+        user = user_model.objects.filter(email=email).first() or user_model(email=email)
+        user.first_name = first_name.strip() or user.first_name or "Operator"
+        user.last_name = last_name.strip() or user.last_name
+        user.is_staff = True
+        user.is_active = True
+        user.email_verified = True
+        user.set_password(password)
+        user.save()
+        user.email_address_sync()
+    return user

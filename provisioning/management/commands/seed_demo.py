@@ -12,6 +12,7 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from provisioning import services
+from shared_apps.console.services import operator_ensure
 from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.api import Role, User, user_ensure
 from tenant_apps.announcements.api import announcement_create
@@ -20,6 +21,7 @@ from tenant_apps.courses.api import Course, CourseRole, course_create, enrollmen
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "conceptspro-demo"  # noqa: S105 -- development only, printed on every start
+DEMO_OPERATOR = "operator@demo.test"
 DEMO_PEOPLE = [
     ("admin@demo.test", "Ada", "Admin", Role.ADMIN),
     ("instructor@demo.test", "Ivan", "Instructor", Role.INSTRUCTOR),
@@ -57,11 +59,17 @@ class Command(BaseCommand):
                     email=email, first_name=first, last_name=last, role=role, password=DEMO_PASSWORD
                 )
             _demo_course_ensure()
+        operator_ensure(email=DEMO_OPERATOR, password=DEMO_PASSWORD, first_name="Olive")
         url = f"http://{DEMO_SLUG}.{settings.BASE_DOMAIN}:{options['port']}/"
         self.stdout.write(f"Demo institution: {url}")
         self.stdout.write(f"Everyone's password: {DEMO_PASSWORD}")
         for email, _, _, role in DEMO_PEOPLE:
             self.stdout.write(f"  {role:<10} {email}")
+        console = f"http://{settings.BASE_DOMAIN}:{options['port']}/console/"
+        self.stdout.write(
+            f"Operator console: {console} ({DEMO_OPERATOR}, same password; "
+            "set up an authenticator app at first sign-in)"
+        )
 
 
 @transaction.atomic

@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/invitations.py
 	$(PY) bench/api.py
 	$(PY) bench/gradebook.py
+	$(PY) bench/limits.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -85,6 +85,11 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().pre_login(request, user, **kwargs)
 
     def save_user(self, request, user, form, commit=True):
+        if getattr(form, "sociallogin", None) is not None:
+            # An SSO sign-up that needed allauth's form (the provider sent no
+            # address): SocialAccountAdapter.save_user reserved its seat and
+            # the role came from the provider's claims.
+            return super().save_user(request, user, form, commit=commit)
         # Self-registration and the API's register make students; other roles
         # come from invitations, SSO claims or an admin.
         user.role = Role.STUDENT

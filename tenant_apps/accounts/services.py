@@ -152,6 +152,8 @@ def user_soft_delete(*, actor: User, user: User, request=None) -> None:
         raise ApplicationError(
             "You cannot delete your own account.", code="cannot_modify_self", status=409
         )
+    # Decided on the locked row: two deletes at once must free one seat only.
+    user = User.objects.select_for_update().get(pk=user.pk)
     if user.deleted_at is not None:
         return
     if user.role == Role.ADMIN:

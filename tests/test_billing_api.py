@@ -1,11 +1,16 @@
 """An institution admin's subscription endpoints, through the tenant router:
 who may call them, what they show, and their refusals."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from shared_apps.subscriptions.models import Subscription
 from tenant_apps.accounts.models import Role
 
 from .api_helpers import admin_of, api_client, as_json, error_code, member
+from .test_billing_webhooks import on_stripe
 
 pytest_plugins = ["tests.peers.stripe_stub"]  # the `stripe_stub` fixture
 
@@ -132,3 +137,44 @@ def test_stripe_unreachable_is_a_502(alpha, stripe_stub, settings):
     )
     assert response.status_code == 502
     assert error_code(response) == "billing_provider_error"
+
+
+def test_a_second_checkout_closes_the_first(alpha, stripe_stub):
+    admin = api_client(alpha, admin_of(alpha))
+    urls = [
+        as_json(admin, "post", f"{BASE}checkout/", {"plan": "standard"}).json()["url"]
+        for _ in range(2)
+    ]
+    first, second = (stripe_stub.sessions[url.rsplit("/", 1)[1]] for url in urls)
+    assert (first["status"], second["status"]) == ("expired", "open")
+
+
+def test_no_plan_change_while_a_stripe_payment_is_outstanding(alpha, stripe_stub):
+    """In the grace period of a failed payment, Stripe's price change would
+    give the bigger plan at once and invoice it later: refused until paid."""
+    subscription = on_stripe(stripe_stub, alpha)
+    stripe_stub.send_event("customer.subscription.updated", {**subscription, "status": "past_due"})
+    refused = as_json(
+        api_client(alpha, admin_of(alpha)),
+        "post",
+        f"{BASE}checkout/",
+        {"plan": "standard", "interval": "year"},
+    )
+    assert refused.status_code == 409
+    assert error_code(refused) == "payment_outstanding"
+    assert stripe_stub.subscriptions[subscription["id"]]["items"]["data"][0]["price"]["id"] == (
+        "price_standard_month"
+    )
+    assert Subscription.objects.get(institution=alpha).interval == "month"
+
+
+def test_an_ended_local_trial_in_grace_may_pay_through_checkout(alpha, stripe_stub):
+    """Checkout takes the payment first, so a trial past its end may upgrade."""
+    Subscription.objects.filter(institution=alpha).update(
+        status="past_due", trial_end=timezone.now() - timedelta(days=1)
+    )
+    response = as_json(
+        api_client(alpha, admin_of(alpha)), "post", f"{BASE}checkout/", {"plan": "standard"}
+    )
+    assert response.status_code == 200
+    assert response.json()["url"].startswith(stripe_stub.api_base)

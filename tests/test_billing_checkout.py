@@ -4,6 +4,7 @@ webhook on a real server), upgrades, plan changes made in Stripe, the portal,
 and the hourly housekeeping of trials and unpaid sign-ups."""
 
 import threading
+import time
 import urllib.parse
 from datetime import timedelta
 from http.client import HTTPConnection
@@ -22,6 +23,7 @@ from shared_apps.subscriptions.tasks import subscriptions_housekeeping
 
 from .api_helpers import admin_of, api_client, as_json
 from .conftest import pending_institution, wait_for_status
+from .test_billing_webhooks import on_stripe
 
 pytest_plugins = ["tests.peers.stripe_stub"]  # the `stripe_stub` fixture
 
@@ -272,3 +274,41 @@ def test_housekeeping_expires_local_trials_and_releases_unpaid_signups(
     services.subscription_extend_trial(institution=alpha, days=14)
     alpha.refresh_from_db()
     assert alpha.read_only_at is None
+
+
+def test_a_stripe_trial_is_extended_in_stripe(alpha, stripe_stub):
+    subscription = on_stripe(
+        stripe_stub, alpha, status="trialing", trial_end=int(time.time()) + 86400
+    )
+    ends = subscription["trial_end"]
+    extended = services.subscription_extend_trial(institution=alpha, days=14)
+    in_stripe = stripe_stub.subscriptions[subscription["id"]]
+    assert in_stripe["trial_end"] == ends + 14 * 86400
+    assert int(extended.trial_end.timestamp()) == in_stripe["trial_end"]
+    # Stripe's own event about it agrees with the mirror.
+    stripe_stub.send_event("customer.subscription.updated", in_stripe)
+    row = Subscription.objects.get(institution=alpha)
+    assert (row.status, row.trial_end) == ("trialing", extended.trial_end)
+
+
+@pytest.mark.parametrize("case", ["free", "paid_locally", "stripe_past_due", "stripe_active"])
+def test_only_a_trial_is_extended(alpha, stripe_stub, case):
+    if case == "free":
+        Subscription.objects.filter(institution=alpha).update(
+            plan=Plan.objects.get(code="free"), status="active", trial_end=None
+        )
+    elif case == "paid_locally":
+        Subscription.objects.filter(institution=alpha).update(status="active", trial_end=None)
+    else:
+        subscription = on_stripe(stripe_stub, alpha)
+        if case == "stripe_past_due":
+            stripe_stub.send_event(
+                "customer.subscription.updated", {**subscription, "status": "past_due"}
+            )
+    before = Subscription.objects.get(institution=alpha)
+    with pytest.raises(ApplicationError) as refused:
+        services.subscription_extend_trial(institution=alpha, days=14)
+    assert (refused.value.code, refused.value.status) == ("not_trialing", 409)
+    after = Subscription.objects.get(institution=alpha)
+    assert (after.status, after.trial_end) == (before.status, before.trial_end)
+    assert not [r for r in stripe_stub.requests if r[0] == "POST" and "/subscriptions/" in r[1]]

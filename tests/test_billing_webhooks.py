@@ -488,16 +488,48 @@ def test_events_of_the_same_second_apply_in_arrival_order(alpha, stripe_stub):
     assert Subscription.objects.get(institution=alpha).status == "active"
 
 
-def test_checkout_completed_applies_however_late_it_arrives(alpha, stripe_stub):
-    premium = _premium(stripe_stub)
-    subscription = on_stripe(stripe_stub, alpha)  # applied at "now"
+def test_a_late_checkout_links_its_ids_but_does_not_override_newer_state(alpha, stripe_stub):
+    """Stripe retries for days and does not order: an upgrade's checkout
+    older than the newest state applied links what the row lacks (its
+    session), but its plan and `active` are older news than the past due."""
+    _premium(stripe_stub)
+    subscription = on_stripe(stripe_stub, alpha)
+    stripe_stub.send_event("customer.subscription.updated", {**subscription, "status": "past_due"})
+    before = state(alpha)
+    session = _checkout_session(stripe_stub, alpha, subscription)
     late = stripe_stub.send_event(
-        "checkout.session.completed",
-        _checkout_session(stripe_stub, alpha, subscription),
-        created=int(time.time()) - 3600,
+        "checkout.session.completed", session, created=int(time.time()) - 3600
     )
     assert late.json()["outcome"] == "applied"
-    assert Subscription.objects.get(institution=alpha).plan == premium
+    row = Subscription.objects.get(institution=alpha)
+    assert row.stripe_checkout_session_id == session["id"]
+    assert state(alpha)["subscription"] == before["subscription"]  # standard, past due
+    assert row.plan.code == "standard" and row.status == "past_due"
+
+
+def test_a_late_signup_checkout_still_starts_provisioning(stripe_stub, standard):
+    """The row still waits for its first payment: however late, the paid
+    checkout applies (ids, active) and provisioning starts."""
+    held = pending_institution("paid-late", plan=standard, awaiting_payment=True)
+    subscription = on_stripe(stripe_stub, held, status="incomplete")
+    session = {
+        "id": stripe_stub.new_id("cs_test"),
+        "object": "checkout.session",
+        "mode": "subscription",
+        "payment_status": "paid",
+        "client_reference_id": str(held.pk),
+        "customer": subscription["customer"],
+        "subscription": subscription["id"],
+        "metadata": {"institution_id": str(held.pk), "plan": "standard", "purpose": "signup"},
+    }
+    late = stripe_stub.send_event(
+        "checkout.session.completed", session, created=int(time.time()) - 3600
+    )
+    assert late.json()["outcome"] == "applied"
+    row = Subscription.objects.get(institution=held)
+    assert (row.status, row.stripe_checkout_session_id) == ("active", session["id"])
+    held.refresh_from_db()
+    assert held.status == "pending"  # provisioning is queued
 
 
 @pytest.fixture
@@ -566,3 +598,241 @@ def test_signup_events_for_a_held_address_start_provisioning(stripe_stub, standa
     assert replay.json()["replay"] is True
     held.refresh_from_db()
     assert held.status == "pending"
+
+
+# --- paid only once paid -----------------------------------------------------------------
+
+
+def _signup_session(stub, held, subscription_id: str, *, payment_status: str) -> dict:
+    return {
+        "id": stub.new_id("cs_test"),
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "complete",
+        "payment_status": payment_status,
+        "client_reference_id": str(held.pk),
+        "customer": "cus_delayed",
+        "subscription": subscription_id,
+        "metadata": {"institution_id": str(held.pk), "plan": "standard", "purpose": "signup"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "provisioned"),
+    [
+        ("checkout.session.async_payment_succeeded", True),
+        ("invoice.paid", True),
+        ("checkout.session.async_payment_failed", False),
+    ],
+)
+def test_a_signup_paid_by_a_delayed_method_is_provisioned_once_the_money_arrives(
+    stripe_stub, standard, outcome, provisioned
+):
+    held = pending_institution("paid-by-debit", plan=standard, awaiting_payment=True)
+    subscription = stripe_stub.subscription_create(
+        customer="cus_delayed",
+        price_id="price_standard_month",
+        params={"metadata": {"institution_id": str(held.pk), "purpose": "signup"}},
+    )
+    subscription["status"] = "incomplete"
+    session = _signup_session(stripe_stub, held, subscription["id"], payment_status="unpaid")
+    stripe_stub.send_event("checkout.session.completed", session)
+    stripe_stub.send_event("customer.subscription.created", subscription)
+    held.refresh_from_db()
+    row = Subscription.objects.get(institution=held)
+    assert (held.status, row.status, row.stripe_subscription_id) == (
+        "awaiting_payment",
+        "incomplete",
+        subscription["id"],
+    )
+
+    if outcome == "invoice.paid":
+        answer = stripe_stub.send_event(outcome, invoice(stripe_stub, subscription))
+    else:
+        answer = stripe_stub.send_event(
+            outcome, {**session, "payment_status": "paid" if provisioned else "unpaid"}
+        )
+    assert answer.json()["outcome"] == "applied"
+    held.refresh_from_db()
+    row.refresh_from_db()
+    if provisioned:
+        assert (held.status, row.status) == ("pending", "active")
+    else:
+        assert (held.status, row.status) == ("awaiting_payment", "incomplete")
+        # Stripe gives up on the payment: the address is free again.
+        stripe_stub.send_event(
+            "customer.subscription.updated", {**subscription, "status": "incomplete_expired"}
+        )
+        assert not Institution.objects.filter(pk=held.pk).exists()
+
+
+def test_an_unpaid_upgrade_changes_nothing_until_its_payment_arrives(alpha, stripe_stub, standard):
+    """An admin on a trial pays for an upgrade by bank debit: Checkout
+    completes unpaid and the Stripe subscription is incomplete. The trial goes
+    on as it was (no bigger plan, and no suspension if the debit fails) until
+    the payment succeeds."""
+    before = state(alpha)
+    customer = stripe_stub.new_id("cus")
+    metadata = {"institution_id": str(alpha.pk), "plan": "standard", "purpose": "upgrade"}
+    subscription = stripe_stub.subscription_create(
+        customer=customer, price_id="price_standard_month", params={"metadata": metadata}
+    )
+    subscription["status"] = "incomplete"
+    session = {**_checkout_session(stripe_stub, alpha, subscription, plan="standard")}
+    session["payment_status"] = "unpaid"
+    stripe_stub.send_event("checkout.session.completed", session)
+    created = stripe_stub.send_event("customer.subscription.created", subscription)
+    assert created.json()["outcome"] == "ignored"
+    row = Subscription.objects.get(institution=alpha)
+    assert (row.status, row.plan.code, row.stripe_subscription_id) == ("trialing", "trial", None)
+    assert state(alpha)["institution"] == before["institution"]
+
+    stripe_stub.send_event("checkout.session.async_payment_succeeded", session)
+    stripe_stub.send_event("customer.subscription.updated", {**subscription, "status": "active"})
+    row.refresh_from_db()
+    alpha.refresh_from_db()
+    assert (row.status, row.plan, alpha.plan, row.stripe_subscription_id) == (
+        "active",
+        standard,
+        standard,
+        subscription["id"],
+    )
+
+
+def test_an_incomplete_subscription_does_not_apply_its_plan(stripe_stub, standard):
+    held = pending_institution("not-yet", plan=Plan.objects.get(code="free"))
+    Subscription.objects.filter(institution=held).update(status="incomplete")
+    on_stripe(stripe_stub, held, status="incomplete")
+    row = Subscription.objects.get(institution=held)
+    assert (row.status, row.plan.code) == ("incomplete", "free")
+
+
+def test_a_provisioned_institution_whose_subscription_expires_unpaid_is_suspended(
+    alpha, stripe_stub, django_capture_on_commit_callbacks
+):
+    """Canceled, let back in by the operator, it subscribes again, and the
+    new subscription's first payment never arrives."""
+    old = on_stripe(stripe_stub, alpha)
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe_stub.send_event("customer.subscription.deleted", {**old, "status": "canceled"})
+    alpha.refresh_from_db()
+    institution_reactivate(institution=alpha)
+    new = stripe_stub.subscription_create(
+        customer=old["customer"],
+        price_id="price_standard_month",
+        params={"metadata": old["metadata"]},
+    )
+    created = stripe_stub.send_event(
+        "customer.subscription.created", {**new, "status": "incomplete"}
+    )
+    assert created.json()["outcome"] == "applied"
+    alpha.refresh_from_db()
+    assert alpha.status == "active"
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe_stub.send_event(
+            "customer.subscription.updated", {**new, "status": "incomplete_expired"}
+        )
+    alpha.refresh_from_db()
+    assert (alpha.status, alpha.suspension_cause) == ("suspended", SuspensionCause.BILLING)
+
+
+def test_a_paused_subscription_is_read_only_at_once_until_it_resumes(alpha, stripe_stub):
+    subscription = on_stripe(stripe_stub, alpha)
+    stripe_stub.send_event("customer.subscription.updated", {**subscription, "status": "paused"})
+    alpha.refresh_from_db()
+    assert alpha.is_read_only()
+    admin = api_client(alpha, admin_of(alpha))
+    assert admin.get("/api/v1/institution/subscription/").json()["read_only"] is True
+    stripe_stub.send_event("customer.subscription.updated", {**subscription, "status": "active"})
+    alpha.refresh_from_db()
+    assert alpha.read_only_at is None and not alpha.is_read_only()
+
+
+# --- one live Stripe subscription per institution -------------------------------------------
+
+
+def _open_session(stub, institution) -> dict:
+    """A Checkout session opened for an upgrade as our API opens them (made on
+    the stub directly: two tabs opened before either was paid)."""
+    session_id = stub.new_id("cs_test")
+    metadata = {
+        "institution_id": str(institution.pk),
+        "plan": "standard",
+        "interval": "month",
+        "purpose": "upgrade",
+    }
+    session = {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "open",
+        "payment_status": "unpaid",
+        "client_reference_id": str(institution.pk),
+        "customer": None,
+        "metadata": metadata,
+        "subscription": None,
+        "success_url": "http://alpha.localhost/",
+        "line_items": {"data": [{"price": stub.price_object("price_standard_month")}]},
+        "subscription_data": {"metadata": metadata},
+    }
+    stub.sessions[session_id] = session
+    return session
+
+
+def _live(stub, institution) -> list[str]:
+    return [
+        s["id"]
+        for s in stub.subscriptions.values()
+        if s["metadata"].get("institution_id") == str(institution.pk) and s["status"] == "active"
+    ]
+
+
+def test_of_two_paid_checkouts_the_newest_is_kept_and_the_other_canceled(alpha, stripe_stub):
+    first, second = _open_session(stripe_stub, alpha), _open_session(stripe_stub, alpha)
+    stripe_stub.checkout_pay(first)
+    stripe_stub.checkout_pay(second)
+    row = Subscription.objects.get(institution=alpha)
+    assert _live(stripe_stub, alpha) == [second["subscription"]] == [row.stripe_subscription_id]
+    assert stripe_stub.subscriptions[first["subscription"]]["status"] == "canceled"
+    cancel = [p for m, path, p in stripe_stub.requests if m == "DELETE"]
+    assert cancel == [{"prorate": "true"}]  # the unused time is credited
+    assert row.status == "active"
+
+
+def test_an_older_paid_checkout_arriving_late_is_the_one_canceled(alpha, stripe_stub):
+    older = _open_session(stripe_stub, alpha)
+    newer = on_stripe(stripe_stub, alpha)  # paid and applied since
+    paid = stripe_stub.subscription_create(
+        customer="cus_other",
+        price_id="price_standard_month",
+        params={"metadata": older["metadata"]},
+    )
+    older.update(status="complete", payment_status="paid", subscription=paid["id"])
+    late = stripe_stub.send_event(
+        "checkout.session.completed", older, created=int(time.time()) - 3600
+    )
+    assert late.json()["outcome"] == "applied"
+    assert _live(stripe_stub, alpha) == [newer["id"]]
+    assert Subscription.objects.get(institution=alpha).stripe_subscription_id == newer["id"]
+
+
+def test_a_second_subscription_with_stripe_unreachable_is_retried_later(
+    alpha, stripe_stub, settings
+):
+    first = on_stripe(stripe_stub, alpha)
+    second = stripe_stub.subscription_create(
+        customer=first["customer"],
+        price_id="price_standard_month",
+        params={"metadata": first["metadata"]},
+    )
+    session = _checkout_session(stripe_stub, alpha, second, plan="standard")
+    before = state(alpha)
+    settings.STRIPE_SECRET_KEY = "sk_test_revoked"  # Stripe refuses the cancel
+    event = stripe_stub.event("checkout.session.completed", session)
+    refused = stripe_stub.deliver(event)
+    assert refused.status_code == 502
+    assert error_code(refused) == "billing_provider_error"
+    assert state(alpha) == before  # not even recorded: Stripe's retry applies it
+    settings.STRIPE_SECRET_KEY = stripe_stub.api_key
+    assert stripe_stub.deliver(event).json()["replay"] is False
+    assert _live(stripe_stub, alpha) == [second["id"]]

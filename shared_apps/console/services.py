@@ -258,7 +258,12 @@ def institution_delete_start(
     """Queues the deletion: an export first, then the schema and the rows go.
 
     An active institution is suspended at once, so that nobody writes between
-    the export and the drop (what they wrote would be in neither)."""
+    the export and the drop (what they wrote would be in neither). Stripe is
+    told first, so that nobody pays for an institution that is gone: a paid
+    sign-up's Checkout session is closed (refused, `checkout_not_closed`, when
+    it cannot be: paid already, or Stripe unreachable), and a subscription
+    Stripe bills is canceled (refused, 502 `billing_provider_error`, when
+    Stripe refuses or cannot be reached). A refusal deletes nothing."""
     institution = _locked(institution)
     if confirm_slug.strip() != institution.slug:
         raise ValidationError(
@@ -269,12 +274,21 @@ def institution_delete_start(
             }
         )
     status_before = institution.status
+    if status_before == Institution.Status.AWAITING_PAYMENT and not (
+        subscriptions.checkout_signup_abandon(institution=institution)
+    ):
+        raise ValidationError(
+            "Its Checkout session could not be closed (it may have just been paid, or the "
+            "payment provider is unreachable), so nothing was deleted; try again in a moment.",
+            code="checkout_not_closed",
+        )
     if status_before == Institution.Status.ACTIVE:
         provisioning.institution_suspend(
             institution=institution,
             reason="Being deleted by the operator.",
             cause=SuspensionCause.OPERATOR,
         )
+    subscriptions.subscription_cancel_now(institution=institution)
     action = _record(
         actor=actor,
         action=OperatorActionType.INSTITUTION_DELETE,

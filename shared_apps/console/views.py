@@ -34,6 +34,7 @@ STATUS_BY_ERROR_CODE = {
     "no_data": 409,
     "no_subscription": 409,
     "same_plan": 409,
+    "checkout_not_closed": 409,
 }
 
 

@@ -38,10 +38,18 @@ def _client() -> stripe.StripeClient:
     )
 
 
-def _call(action: str, request):
+def _call(action: str, request, *, missing_ok: bool = False):
+    """`request(client)`'s result as a dict; with `missing_ok`, None when
+    Stripe has no such object."""
     try:
         result = request(_client())
     except stripe.StripeError as exc:
+        if (
+            missing_ok
+            and isinstance(exc, stripe.InvalidRequestError)
+            and exc.code == "resource_missing"
+        ):
+            return None
         log.warning("stripe.request_failed", action=action, error=str(exc))
         raise ApplicationError(
             "The payment provider could not be reached or refused the request; "
@@ -61,6 +69,19 @@ def checkout_session_expire(session_id: str) -> dict:
     """Closes an open Checkout session so that it can no longer be paid. Stripe
     refuses (a 502 here) for a session already completed."""
     return _call("checkout_session_expire", lambda c: c.v1.checkout.sessions.expire(session_id))
+
+
+def checkout_session_close(session_id: str) -> None:
+    """Makes sure an earlier Checkout session can no longer be paid: an open
+    one is expired; one already complete or expired, or unknown to Stripe,
+    is left as it is."""
+    session = _call(
+        "checkout_session_retrieve",
+        lambda c: c.v1.checkout.sessions.retrieve(session_id),
+        missing_ok=True,
+    )
+    if session is not None and session.get("status") == "open":
+        checkout_session_expire(session_id)
 
 
 def portal_session_create(*, customer_id: str, return_url: str) -> dict:
@@ -91,6 +112,29 @@ def subscription_price_change(*, subscription_id: str, price_id: str, metadata: 
                 "cancel_at_period_end": False,
                 "metadata": metadata,
             },
+        ),
+    )
+
+
+def subscription_cancel(subscription_id: str, *, prorate: bool) -> dict | None:
+    """Ends the subscription at once (Stripe then sends
+    `customer.subscription.deleted`); None when Stripe has no such
+    subscription (nothing left to bill). With `prorate`, the unused part of
+    the period paid is credited to the customer's balance."""
+    return _call(
+        "subscription_cancel",
+        lambda c: c.v1.subscriptions.cancel(subscription_id, {"prorate": prorate}),
+        missing_ok=True,
+    )
+
+
+def subscription_trial_end_set(*, subscription_id: str, trial_end: int) -> dict:
+    """Moves a Stripe trial's end (a Unix time); nothing is charged or
+    prorated for the change."""
+    return _call(
+        "subscription_trial_end_set",
+        lambda c: c.v1.subscriptions.update(
+            subscription_id, {"trial_end": trial_end, "proration_behavior": "none"}
         ),
     )
 

@@ -31,6 +31,20 @@ LIVE_STATUSES = {
     SubscriptionStatus.INCOMPLETE,
     SubscriptionStatus.PAUSED,
 }
+# Final in Stripe: a subscription in these states never lives again.
+ENDED_STATUSES = {SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED}
+# States an institution can work in without a Stripe subscription (a local
+# trial, a free plan, an ended trial in its grace period).
+LOCAL_USABLE_STATUSES = {
+    SubscriptionStatus.TRIALING,
+    SubscriptionStatus.ACTIVE,
+    SubscriptionStatus.PAST_DUE,
+}
+# A Stripe subscription in these states has not been paid for yet: its plan
+# is not applied.
+NOT_PAID_YET = {SubscriptionStatus.INCOMPLETE, SubscriptionStatus.INCOMPLETE_EXPIRED}
+# A Checkout session with this payment status has been paid (or had nothing to pay).
+PAID_CHECKOUT = ("paid", "no_payment_required")
 # A paid sign-up that never paid gives its address back after this long; its
 # Checkout session closes an hour earlier (Stripe allows 30 minutes to 24 hours).
 AWAITING_PAYMENT_HOLD = timedelta(hours=24)
@@ -125,10 +139,44 @@ def subscription_change_plan(*, institution, plan: Plan) -> Subscription:
 @transaction.atomic
 def subscription_extend_trial(*, institution, days: int) -> Subscription:
     """Moves the trial's end `days` later (from now if it already ended); the
-    subscription is trialing again and the institution writable."""
+    subscription is trialing again and the institution writable.
+
+    Only a trial is extended: a trialing subscription, or a local trial that
+    ended and is in its grace period (past due from its trial's end). A
+    trial Stripe bills has its `trial_end` moved in Stripe first (nothing is
+    charged for the change), so that Stripe's next event agrees. Anything
+    else (a free or paid plan, a Stripe subscription past due: Stripe keeps
+    collecting its invoice) is 409 `not_trialing`; 502
+    `billing_provider_error` when Stripe refuses."""
     subscription = Subscription.objects.select_for_update().get(institution=institution)
+    stripe_billed = _stripe_managed(subscription) and gateway.billing_enabled()
+    ended_local_trial = (
+        subscription.status == SubscriptionStatus.PAST_DUE
+        and not stripe_billed
+        and subscription.trial_end is not None
+    )
+    if subscription.status != SubscriptionStatus.TRIALING and not ended_local_trial:
+        state = SubscriptionStatus(subscription.status).label.lower()
+        raise ApplicationError(
+            f"Only a trial can be extended; this subscription is {state}"
+            + (
+                " and billed by the payment provider, which keeps collecting its payment."
+                if stripe_billed
+                else "."
+            ),
+            code="not_trialing",
+            status=http.HTTP_409_CONFLICT,
+        )
     start = max(subscription.trial_end or timezone.now(), timezone.now())
-    subscription.trial_end = start + timedelta(days=days)
+    trial_end = start + timedelta(days=days)
+    if stripe_billed:
+        # Stripe's times are whole seconds: the mirror keeps Stripe's own.
+        trial_end = datetime.fromtimestamp(int(trial_end.timestamp()), tz=UTC)
+        gateway.subscription_trial_end_set(
+            subscription_id=subscription.stripe_subscription_id,
+            trial_end=int(trial_end.timestamp()),
+        )
+    subscription.trial_end = trial_end
     subscription.status = SubscriptionStatus.TRIALING
     subscription.past_due_since = None
     subscription.save(update_fields=["trial_end", "status", "past_due_since", "updated_at"])
@@ -171,9 +219,11 @@ def checkout_start_signup(
 ) -> str:
     """The Checkout page where a paid sign-up pays its first period; its URL.
 
-    The institution holds its address (awaiting_payment) until Stripe's
-    `checkout.session.completed` arrives. 409 `billing_disabled` (billing off),
-    409 `not_awaiting_payment`, 400 `price_unavailable`."""
+    The institution holds its address (awaiting_payment) until Stripe tells
+    of the payment (a paid `checkout.session.completed`, or for a delayed
+    method `checkout.session.async_payment_succeeded` or `invoice.paid`).
+    409 `billing_disabled` (billing off), 409 `not_awaiting_payment`, 400
+    `price_unavailable`."""
     _billing_or_refuse()
     if institution.status != Institution.Status.AWAITING_PAYMENT:
         raise ApplicationError(
@@ -246,11 +296,25 @@ def checkout_start_upgrade(
     completes. With one: its price changes in Stripe at once (prorated) and so
     does the plan here; the result is None, as there is no page to visit.
 
+    Refused while Stripe's subscription has a payment outstanding (past due,
+    unpaid, incomplete, paused): 409 `payment_outstanding`. An earlier Checkout
+    session still open is expired first, so that only the newest can be paid.
+
     409 `billing_disabled`, 409 `already_on_plan`, 400 `price_unavailable`."""
     _billing_or_refuse()
     price = _stripe_price_or_refuse(plan, interval)
     subscription = Subscription.objects.select_for_update().filter(institution=institution).first()
     if subscription is not None and _stripe_managed(subscription):
+        if subscription.status not in (SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING):
+            # Stripe would invoice the new price later: a bigger plan at once,
+            # before the payment already owed.
+            state = SubscriptionStatus(subscription.status).label.lower()
+            raise ApplicationError(
+                f"The subscription is {state}: settle its payment in the billing portal "
+                "before changing plans.",
+                code="payment_outstanding",
+                status=http.HTTP_409_CONFLICT,
+            )
         if subscription.plan_id == plan.pk and subscription.interval == interval:
             raise ApplicationError(
                 f"The institution is already on the {plan.name} plan.",
@@ -280,6 +344,10 @@ def checkout_start_upgrade(
         params["customer"] = subscription.stripe_customer_id
     elif customer_email:
         params["customer_email"] = customer_email
+    if subscription is not None and subscription.stripe_checkout_session_id:
+        # One Checkout open at a time: paying in two tabs would otherwise
+        # start two Stripe subscriptions.
+        gateway.checkout_session_close(subscription.stripe_checkout_session_id)
     session = gateway.checkout_session_create(params)
     if subscription is None:
         subscription = Subscription(
@@ -309,6 +377,34 @@ def portal_session_create(*, institution, return_url: str) -> str:
     return gateway.portal_session_create(customer_id=customer_id, return_url=return_url)["url"]
 
 
+@transaction.atomic
+def subscription_cancel_now(*, institution) -> bool:
+    """Before an institution's data goes: the subscription Stripe bills for it
+    is canceled at once (without proration: there is nobody left to credit),
+    so the customer is not charged for an institution that is gone. True if
+    one was canceled; with billing off (no Stripe to reach) nothing is done.
+
+    502 `billing_provider_error` when Stripe refuses or cannot be reached: the
+    caller must then keep the institution."""
+    subscription = Subscription.objects.select_for_update().filter(institution=institution).first()
+    if subscription is None or not _stripe_managed(subscription) or not gateway.billing_enabled():
+        return False
+    try:
+        gateway.subscription_cancel(subscription.stripe_subscription_id, prorate=False)
+    except ApplicationError as exc:
+        raise ApplicationError(
+            "Its subscription could not be canceled with the payment provider, so nothing "
+            "was deleted; try again in a moment.",
+            code=exc.code,
+            status=exc.status,
+        ) from exc
+    subscription.status = SubscriptionStatus.CANCELED
+    subscription.cancel_at_period_end = False
+    subscription.save(update_fields=["status", "cancel_at_period_end", "updated_at"])
+    log.info("subscription.canceled_for_deletion", institution_id=str(institution.pk))
+    return True
+
+
 # --- The institution follows its subscription ------------------------------------
 
 
@@ -317,10 +413,11 @@ def institution_billing_state_apply(subscription: Subscription) -> Institution |
 
     trialing, active: writable (read_only_at cleared), a billing suspension
     lifted (never an operator's); past_due: writable until past_due_since +
-    BILLING_GRACE_DAYS, read-only after; canceled, unpaid: suspended for
-    billing (an active institution only; an operator's suspension stays
-    theirs); incomplete_expired or canceled before the first payment: the
-    held address is released (the institution row goes; it has no schema).
+    BILLING_GRACE_DAYS, read-only after; paused: read-only at once (Stripe
+    collects nothing meanwhile); canceled, unpaid, incomplete_expired:
+    suspended for billing (an active institution only; an operator's
+    suspension stays theirs); any of these before the first payment: the held
+    address is released (the institution row goes; it has no schema).
 
     Returns the institution, or None when it was released."""
     provisioning = _provisioning()
@@ -346,6 +443,11 @@ def institution_billing_state_apply(subscription: Subscription) -> Institution |
         if institution.read_only_at != read_only_at:
             institution.read_only_at = read_only_at
             institution.save(update_fields=["read_only_at", "updated_at"])
+    elif state == SubscriptionStatus.PAUSED:
+        now = timezone.now()
+        if institution.read_only_at is None or institution.read_only_at > now:
+            institution.read_only_at = now
+            institution.save(update_fields=["read_only_at", "updated_at"])
     elif state in (
         SubscriptionStatus.CANCELED,
         SubscriptionStatus.UNPAID,
@@ -355,9 +457,7 @@ def institution_billing_state_apply(subscription: Subscription) -> Institution |
             log.info("institution.address_released", slug=institution.slug, cause=state)
             institution.delete()
             return None
-        if institution.status == Institution.Status.ACTIVE and state != (
-            SubscriptionStatus.INCOMPLETE_EXPIRED
-        ):
+        if institution.status == Institution.Status.ACTIVE:
             provisioning.institution_suspend(
                 institution=institution,
                 reason=f"Subscription {SubscriptionStatus(state).label.lower()}.",
@@ -484,7 +584,7 @@ def _invoice_subscription_id(invoice: dict) -> tuple[str, dict]:
 
 def _event_subscription(event_type: str, obj: dict) -> Subscription | None:
     """The subscription the event is about, locked; None if it is not ours."""
-    if event_type == "checkout.session.completed":
+    if event_type.startswith("checkout.session."):
         metadata = _dict(obj, "metadata")
         institution_id = _institution_uuid(
             metadata.get("institution_id") or _text(obj, "client_reference_id")
@@ -511,31 +611,68 @@ def _event_subscription(event_type: str, obj: dict) -> Subscription | None:
     return None
 
 
-def _on_checkout_completed(subscription: Subscription, session: dict, created) -> bool:
+def _on_checkout_completed(
+    subscription: Subscription, session: dict, created, *, paid: bool | None = None
+) -> bool:
+    """`checkout.session.completed`, and `checkout.session.async_payment_*`
+    (`paid` given: the payment of a delayed method arrived, or failed).
+
+    The session's word on status and plan applies only if it is newer than
+    the row's state (not older than `stripe_state_at`, and its subscription
+    not ended since), or the row still waits for its first payment; a late
+    one links only the ids the row lacks. A signup is provisioned, and an
+    upgrade's plan applied, only once paid. A Stripe subscription other than
+    the row's is adopted when the session is newer and paid (or the row still
+    incomplete); of two live ones, the one the row does not keep is canceled
+    in Stripe, prorated (the customer is credited its unused time)."""
     if _text(session, "mode") not in ("", "subscription"):
         return False
     metadata = _dict(session, "metadata")
-    subscription.stripe_checkout_session_id = _text(session, "id")
-    subscription.stripe_customer_id = _text(session, "customer") or subscription.stripe_customer_id
-    subscription.stripe_subscription_id = (
-        _text(session, "subscription") or subscription.stripe_subscription_id
-    )
-    paid = _text(session, "payment_status") in ("paid", "no_payment_required")
     purpose = metadata.get("purpose")
-    if purpose == "upgrade":
-        plan = Plan.objects.filter(code=str(metadata.get("plan", ""))).first()
-        if plan is not None:
-            subscription.plan = plan
-            Institution.objects.filter(pk=subscription.institution_id).update(plan=plan)
-        if metadata.get("interval") in Interval.values:
-            subscription.interval = metadata["interval"]
-        if paid:
+    if paid is None:
+        paid = _text(session, "payment_status") in PAID_CHECKOUT
+    session_subscription = _text(session, "subscription")
+    current = subscription.stripe_subscription_id or ""
+    stale = subscription.stripe_state_at is not None and created < subscription.stripe_state_at
+    ended_since = session_subscription == current and subscription.status in (
+        ENDED_STATUSES | {SubscriptionStatus.UNPAID}
+    )
+    awaiting_first_payment = subscription.status == SubscriptionStatus.INCOMPLETE
+    newer = awaiting_first_payment or not (stale or ended_since)
+
+    if newer or not subscription.stripe_checkout_session_id:
+        subscription.stripe_checkout_session_id = _text(session, "id")
+    customer = _text(session, "customer")
+    if customer and (newer or not subscription.stripe_customer_id):
+        subscription.stripe_customer_id = customer
+    to_cancel = ""
+    if session_subscription and session_subscription != current:
+        if newer and (paid or awaiting_first_payment):
+            if current and subscription.status in LIVE_STATUSES:
+                to_cancel = current
+            subscription.stripe_subscription_id = current = session_subscription
+        elif current and subscription.status in LIVE_STATUSES and not newer:
+            to_cancel = session_subscription  # an older one, paid for alongside
+    if to_cancel:
+        log.warning("stripe.double_subscription_canceled", subscription_id=to_cancel)
+        gateway.subscription_cancel(to_cancel, prorate=True)
+
+    if newer and paid and session_subscription in ("", current):
+        if purpose == "upgrade":
+            plan = Plan.objects.filter(code=str(metadata.get("plan", ""))).first()
+            if plan is not None:
+                subscription.plan = plan
+                Institution.objects.filter(pk=subscription.institution_id).update(plan=plan)
+            if metadata.get("interval") in Interval.values:
+                subscription.interval = metadata["interval"]
             subscription.status = SubscriptionStatus.ACTIVE
             subscription.trial_end = None
-    elif paid and subscription.status == SubscriptionStatus.INCOMPLETE:
-        subscription.status = SubscriptionStatus.ACTIVE
+        elif subscription.status == SubscriptionStatus.INCOMPLETE:
+            subscription.status = SubscriptionStatus.ACTIVE
     subscription.save()
-    if purpose == "signup":
+    if purpose == "signup" and paid and not ended_since:
+        # A payment never goes back: however late, it starts provisioning
+        # (a no-op once the institution is past awaiting payment).
         institution = Institution.objects.get(pk=subscription.institution_id)
         _provisioning().institution_payment_received(institution=institution)
     return True
@@ -554,15 +691,30 @@ def _plan_for_price(price_id: str) -> tuple[Plan | None, str | None]:
 
 def _on_subscription_event(subscription: Subscription, obj: dict, created, *, deleted=False):
     stripe_id = _text(obj, "id")
-    if subscription.stripe_subscription_id and subscription.stripe_subscription_id != stripe_id:
-        return False  # an earlier subscription of this institution, already replaced
     state = SubscriptionStatus.CANCELED if deleted else _text(obj, "status")
     if state not in SubscriptionStatus.values:
         raise WebhookPayloadInvalid(f"Unknown subscription status {state!r}.")
     item = _subscription_item(obj)
+    current = subscription.stripe_subscription_id
+    if current and current != stripe_id:
+        # Another Stripe subscription of this institution: an earlier one,
+        # already replaced; unless the row's has ended and this one lives (a
+        # re-subscription, whose events may come before its Checkout's).
+        if subscription.status not in ENDED_STATUSES or state in ENDED_STATUSES:
+            return False
+    elif current and subscription.status in ENDED_STATUSES and state not in ENDED_STATUSES:
+        return False  # ended is final in Stripe: this is older news, arriving late
+    elif (
+        not current
+        and subscription.status in LOCAL_USABLE_STATUSES
+        and state not in LOCAL_USABLE_STATUSES
+    ):
+        # Not paid yet (an upgrade's Checkout waiting for a delayed payment),
+        # or ended before it was ever ours: the local trial or plan stays.
+        return False
     price = _dict(item, "price")
     plan, interval = _plan_for_price(_text(price, "id"))
-    if plan is not None:
+    if plan is not None and state not in NOT_PAID_YET:
         subscription.plan = plan
         subscription.interval = interval
         Institution.objects.filter(pk=subscription.institution_id).update(plan=plan)
@@ -580,7 +732,21 @@ def _on_subscription_event(subscription: Subscription, obj: dict, created, *, de
     return True
 
 
+def _invoice_elsewhere(subscription: Subscription, invoice: dict) -> bool:
+    """Whether the invoice is another Stripe subscription's than the row's (an
+    earlier one, or a newer one not linked yet): it changes nothing. With none
+    linked, only a first payment racing its Checkout's event counts."""
+    invoice_subscription, _ = _invoice_subscription_id(invoice)
+    if subscription.stripe_subscription_id:
+        return bool(invoice_subscription) and (
+            invoice_subscription != subscription.stripe_subscription_id
+        )
+    return subscription.status != SubscriptionStatus.INCOMPLETE
+
+
 def _on_invoice_paid(subscription: Subscription, invoice: dict, created) -> bool:
+    if _invoice_elsewhere(subscription, invoice):
+        return False
     if subscription.status in (
         SubscriptionStatus.PAST_DUE,
         SubscriptionStatus.UNPAID,
@@ -589,10 +755,17 @@ def _on_invoice_paid(subscription: Subscription, invoice: dict, created) -> bool
         subscription.status = SubscriptionStatus.ACTIVE
     subscription.past_due_since = None
     subscription.save()
+    # A paid sign-up whose Checkout completed before the payment (a delayed
+    # method) is provisioned by this first payment.
+    institution = Institution.objects.get(pk=subscription.institution_id)
+    if institution.status == Institution.Status.AWAITING_PAYMENT:
+        _provisioning().institution_payment_received(institution=institution)
     return True
 
 
 def _on_invoice_payment_failed(subscription: Subscription, invoice: dict, created) -> bool:
+    if _invoice_elsewhere(subscription, invoice):
+        return False
     if subscription.status in (
         SubscriptionStatus.TRIALING,
         SubscriptionStatus.ACTIVE,
@@ -606,15 +779,26 @@ def _on_invoice_payment_failed(subscription: Subscription, invoice: dict, create
 
 EVENT_HANDLERS = {
     "checkout.session.completed": _on_checkout_completed,
+    "checkout.session.async_payment_succeeded": lambda s, o, c: _on_checkout_completed(
+        s, o, c, paid=True
+    ),
+    "checkout.session.async_payment_failed": lambda s, o, c: _on_checkout_completed(
+        s, o, c, paid=False
+    ),
     "customer.subscription.created": _on_subscription_event,
     "customer.subscription.updated": _on_subscription_event,
     "customer.subscription.deleted": lambda s, o, c: _on_subscription_event(s, o, c, deleted=True),
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_failed": _on_invoice_payment_failed,
 }
-# What these record (the customer, the subscription, the first payment) never
-# goes back, so they apply however late they arrive.
-NEVER_STALE = {"checkout.session.completed"}
+# What these bring (the customer, the subscription, the first payment) never
+# goes back, so they are handled however late they arrive; the handler
+# decides what a late one may still change.
+NEVER_STALE = {
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+}
 
 
 def _event_parts(event: dict) -> tuple[str, str, datetime, dict]:

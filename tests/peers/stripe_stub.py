@@ -455,6 +455,8 @@ class _Handler(BaseHTTPRequestHandler):
                 item["price"] = stub.price_object(change["price"])
         if "cancel_at_period_end" in params:
             subscription["cancel_at_period_end"] = params["cancel_at_period_end"] == "true"
+        if params.get("trial_end"):
+            subscription.update(trial_end=int(params["trial_end"]), status="trialing")
         subscription["metadata"].update(params.get("metadata") or {})
         stub.deliver_later(stub.event("customer.subscription.updated", subscription))
         self._json(200, subscription)

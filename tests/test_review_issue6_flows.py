@@ -15,25 +15,25 @@ from shared_apps.subscriptions.models import Subscription, SubscriptionStatus
 
 from .api_helpers import admin_of, api_client
 from .conftest import make_institution, pending_institution
+from .test_billing_webhooks import on_stripe
 from .test_console_access import console_client
 from .test_sso_oidc import openid_provider  # noqa: F401 -- a fixture, used by name
 
 pytest_plugins = ["tests.peers.stripe_stub"]  # the `stripe_stub` fixture
 
 
-def on_stripe(stub, institution, *, price="price_standard_month", created=None, **changes):
-    """`institution` billed by a new Stripe subscription, linked by the
-    `customer.subscription.created` event Stripe sends. Returns it."""
-    customer = stub.new_id("cus")
-    stub.customers[customer] = {"id": customer, "object": "customer", "email": "a@b.test"}
-    metadata = {"institution_id": str(institution.pk), "plan": "standard", "purpose": "upgrade"}
-    subscription = stub.subscription_create(
-        customer=customer, price_id=price, params={"metadata": metadata}
+def held_signup_with_checkout(slug: str):
+    """A paid sign-up holding `slug`, its Checkout session open; and the session's URL."""
+    standard = Plan.objects.get(code="standard")
+    held = pending_institution(slug, plan=standard, awaiting_payment=True)
+    url = billing.checkout_start_signup(
+        institution=held,
+        plan=standard,
+        interval="month",
+        success_url="http://localhost/done",
+        cancel_url="http://localhost/cancel",
     )
-    subscription.update(changes)
-    response = stub.send_event("customer.subscription.created", subscription, created=created)
-    assert response.json()["outcome"] == "applied", response.content
-    return subscription
+    return held, url
 
 
 def upgrade_session(stub, institution, subscription, *, plan="standard", paid=True) -> dict:
@@ -239,15 +239,7 @@ def test_console_delete_of_an_awaiting_payment_signup_closes_its_checkout(
     """The sign-up's own cancel page expires the Checkout session before it
     releases the address (61ffc6e); the console's delete does not, so the
     session stays payable and a payment for a deleted institution is ignored."""
-    standard = Plan.objects.get(code="standard")
-    held = pending_institution("held-paid", plan=standard, awaiting_payment=True)
-    url = billing.checkout_start_signup(
-        institution=held,
-        plan=standard,
-        interval="month",
-        success_url="http://localhost/done",
-        cancel_url="http://localhost/cancel",
-    )
+    held, url = held_signup_with_checkout("held-paid")
     session_id = url.rsplit("/", 1)[1]
     with django_capture_on_commit_callbacks(execute=True):
         done = act(operator, held, "delete", {"confirm_slug": "held-paid"})
@@ -282,15 +274,7 @@ def test_console_delete_of_a_signup_whose_checkout_cannot_be_closed_is_refused(
 ):
     """Regression: a session already completed (paid, its event not yet here)
     cannot be expired: the held address is not deleted under the payment."""
-    standard = Plan.objects.get(code="standard")
-    held = pending_institution("held-paying", plan=standard, awaiting_payment=True)
-    url = billing.checkout_start_signup(
-        institution=held,
-        plan=standard,
-        interval="month",
-        success_url="http://localhost/done",
-        cancel_url="http://localhost/cancel",
-    )
+    held, url = held_signup_with_checkout("held-paying")
     stripe_stub.sessions[url.rsplit("/", 1)[1]]["status"] = "complete"
     refused = act(operator, held, "delete", {"confirm_slug": "held-paying"})
     assert refused.status_code == 409

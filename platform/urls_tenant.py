@@ -10,6 +10,7 @@ urlpatterns = [
     path("health/live/", health.live, name="health-live"),
     path("accounts/", include("tenant_apps.accounts.urls")),
     path("accounts/", include("allauth.urls")),
+    path("billing/", include("shared_apps.subscriptions.page_urls")),
     path("api/v1/", include("conceptspro.api_router")),
 ]
 

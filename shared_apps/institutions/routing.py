@@ -48,9 +48,14 @@ GENERATION_SECONDS = 7 * 24 * 3600
 _public = FakeTenant(schema_name="public")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Writes a read-only institution still takes: signing in and out, token
-# refresh, MFA, password reset and email confirmation, and the subscription
-# endpoints where an administrator pays to lift the state...
-WRITABLE_WHEN_READ_ONLY = ("/accounts/", "/api/v1/auth/", "/api/v1/institution/subscription/")
+# refresh, MFA, password reset and email confirmation, and the billing page
+# and subscription endpoints where an administrator pays to lift the state...
+WRITABLE_WHEN_READ_ONLY = (
+    "/accounts/",
+    "/api/v1/auth/",
+    "/billing/",
+    "/api/v1/institution/subscription/",
+)
 # ... but not what creates people under those prefixes.
 NOT_WRITABLE_WHEN_READ_ONLY = (
     "/accounts/signup/",

@@ -84,6 +84,14 @@ class Plan(models.Model):
     def price_cents(self, interval: str) -> int | None:
         return self.price_yearly_cents if interval == Interval.YEAR else self.price_monthly_cents
 
+    def price_text(self, interval: str = Interval.MONTH) -> str:
+        """ "Free", "Free for 30 days", or "499.00 USD per month"."""
+        if self.is_free:
+            return f"Free for {self.trial_days} days" if self.trial_days else "Free"
+        cents = self.price_cents(interval) or 0
+        per = "year" if interval == Interval.YEAR else "month"
+        return f"{cents // 100:,}.{cents % 100:02d} {self.currency.upper()} per {per}"
+
     def stripe_price(self, interval: str) -> str:
         return self.stripe_price_yearly if interval == Interval.YEAR else self.stripe_price_monthly
 

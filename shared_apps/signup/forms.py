@@ -20,18 +20,9 @@ SERVICE_FIELD_TO_FORM_FIELD = {
 }
 
 
-def plan_price_text(plan: Plan, interval: str = Interval.MONTH) -> str:
-    """ "Free", "Free for 30 days", or "499.00 USD per month"."""
-    if plan.is_free:
-        return f"Free for {plan.trial_days} days" if plan.trial_days else "Free"
-    cents = plan.price_cents(interval)
-    per = "year" if interval == Interval.YEAR else "month"
-    return f"{cents // 100:,}.{cents % 100:02d} {plan.currency.upper()} per {per}"
-
-
 class PlanChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Plan) -> str:
-        return f"{obj.name} — {plan_price_text(obj)}"
+        return f"{obj.name} — {obj.price_text()}"
 
 
 class SignupForm(forms.Form):

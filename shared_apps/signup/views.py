@@ -24,7 +24,7 @@ from provisioning.services import STEPS
 from shared_apps.institutions.models import Institution
 from shared_apps.plans.models import Feature, Interval
 
-from .forms import SignupForm, plan_price_text
+from .forms import SignupForm
 from .selectors import (
     institution_for_token,
     institution_id_for_token,
@@ -84,8 +84,8 @@ def pricing(request):
         offers.append(
             {
                 "plan": plan,
-                "price": plan_price_text(plan),
-                "price_yearly": plan_price_text(plan, Interval.YEAR) if yearly else "",
+                "price": plan.price_text(),
+                "price_yearly": plan.price_text(Interval.YEAR) if yearly else "",
                 "features": [(label, plan.has_feature(value)) for value, label in Feature.choices],
                 "purchasable": plan_purchasable(plan)
                 or bool(yearly and plan_purchasable(plan, Interval.YEAR)),

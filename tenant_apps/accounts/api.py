@@ -1,7 +1,7 @@
 """What other apps may use of accounts."""
 
 from .models import Role, User
-from .policies import IsActiveMember, IsInstitutionAdmin, is_active_member
+from .policies import IsActiveMember, IsInstitutionAdmin, is_active_member, is_institution_admin
 from .rest_api.v1.serializers import PersonOutput, PersonWithEmailOutput
 from .services import user_ensure
 
@@ -13,5 +13,6 @@ __all__ = [
     "Role",
     "User",
     "is_active_member",
+    "is_institution_admin",
     "user_ensure",
 ]

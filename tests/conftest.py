@@ -14,6 +14,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
+from django.test.utils import setup_databases, teardown_databases
 
 from provisioning import services
 from provisioning.schemas import TEMPLATE_SCHEMA, advisory_lock, schema_drop, template_ensure
@@ -43,6 +44,7 @@ def make_institution(slug: str, *, method: str = "auto") -> Institution:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
+        made_here = _test_database_ensure()
         template_ensure()
         for slug in ("alpha", "beta"):
             make_institution(slug, method="template")
@@ -51,6 +53,17 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for institution in Institution.objects.all():
             schema_drop(institution.schema_name)
         schema_drop(TEMPLATE_SCHEMA)
+        if made_here:
+            teardown_databases(made_here, verbosity=0)
+
+
+def _test_database_ensure():
+    """pytest-django makes the test database only when a selected test asks
+    for `db`; a run of committed-data tests alone (`-k browser`) asks for
+    none. Then it is made here; returns what teardown needs, or None."""
+    if connection.settings_dict["NAME"] == connection.creation._get_test_db_name():
+        return None
+    return setup_databases(verbosity=0, interactive=False, aliases={"default"})
 
 
 @pytest.fixture(autouse=True)
@@ -96,9 +109,7 @@ def beta_client(beta) -> Client:
 def committed_db(django_db_setup, django_db_blocker):
     """Database access without a wrapping transaction, for tests whose data must
     be visible to another connection (a Celery worker thread, concurrent
-    claims). Institutions created here are dropped afterwards. It asks for
-    `django_db_setup` itself, so a test using only it still gets the test
-    database when it runs alone."""
+    claims). Institutions created here are dropped afterwards."""
     with django_db_blocker.unblock():
         before = set(Institution.objects.values_list("pk", flat=True))
         yield

@@ -241,6 +241,17 @@ def test_paid_plan_signup_through_checkout_in_the_browser(
             steps, host=f"newu.localhost:{port}", email="ada@newu.test", name="New University"
         )
 
+        # The new admin's billing page, and Stripe's portal from it and back.
+        page.goto(f"http://newu.localhost:{port}/billing/")
+        expect(page.locator("#billing-plan")).to_have_text("Standard")
+        expect(page.locator("#billing-status")).to_have_text("Active")
+        steps.shot("billing")
+        page.get_by_role("button", name="Manage payment details").click()
+        page.wait_for_url(re.compile(re.escape(stripe_stub.api_base) + r"/portal/\w+"))
+        steps.shot("portal")
+        page.get_by_role("link", name="Return").click()
+        page.wait_for_url(f"http://newu.localhost:{port}/billing/")
+
     assert all(status == 200 for _, status in stripe_stub.deliveries), stripe_stub.deliveries
     institution = assert_signed_up(
         "newu", plan="standard", subscription_status=SubscriptionStatus.ACTIVE

@@ -221,3 +221,13 @@ def test_sign_in_from_the_console_comes_back_to_it(db, public_client):
     assert step["Location"] == AUTHENTICATE
     done = public_client.post(AUTHENTICATE, {"code": totp_code(secret)})
     assert done.status_code == 302 and done["Location"] == f"{CONSOLE}audit/"
+
+
+def test_the_bare_domains_pages_lead_staff_to_the_console_and_nobody_else(db, public_client):
+    link = '<a href="/console/">Console</a>'
+    client, _ = console_client()
+    assert link in client.get("/").content.decode()
+    assert link not in host_client("localhost").get("/").content.decode()  # signed out
+    public_account("someone@example.test", is_staff=False, totp=False)
+    public_client.post(LOGIN, {"login": "someone@example.test", "password": PASSWORD})
+    assert link not in public_client.get("/").content.decode()

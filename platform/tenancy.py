@@ -1,6 +1,7 @@
-"""What tenant code may know of the institution it runs in, without importing
-the public schema's models (django-tenants puts the institution on the
-connection when it routes a request or enters a tenant context)."""
+"""What code may know of the institution it runs in, without importing the
+public schema's models (django-tenants puts the institution on the
+connection when it routes a request or enters a tenant context), and of the
+host a request came to."""
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,3 +18,11 @@ def institution_timezone() -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return UTC
+
+
+def request_port(request) -> str:
+    """ ":8000" when the request named a port in its Host, else "": links
+    between the bare domain and an institution's subdomain keep it (in
+    development every host shares one port)."""
+    host = request.get_host()
+    return ":" + host.rsplit(":", 1)[1] if ":" in host else ""

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conceptspro.api import ApplicationError
+from conceptspro.tenancy import request_port
 from shared_apps.institutions.models import Institution
 
 from . import forms, selectors, services
@@ -36,11 +37,6 @@ STATUS_BY_ERROR_CODE = {
     "same_plan": 409,
     "checkout_not_closed": 409,
 }
-
-
-def _site_port(request) -> str:
-    host = request.get_host()
-    return ":" + host.rsplit(":", 1)[1] if ":" in host else ""
 
 
 def _client_ip(request) -> str | None:
@@ -115,7 +111,7 @@ def institution_list(request):
             "columns": _columns(request, sort),
             "page_query": params.urlencode(),
             "base_domain": settings.BASE_DOMAIN,
-            "port": _site_port(request),
+            "port": request_port(request),
         },
         status=status,
     )
@@ -301,7 +297,7 @@ def _detail(
             "exports": selectors.institution_exports(institution),
             "action_forms": action_forms,
             "base_domain": settings.BASE_DOMAIN,
-            "port": _site_port(request),
+            "port": request_port(request),
         },
         status=status or 200,
     )

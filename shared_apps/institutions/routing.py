@@ -29,6 +29,7 @@ from django_tenants.postgresql_backend.base import FakeTenant
 from django_tenants.utils import schema_exists
 
 from conceptspro.api import error_body, error_json_response
+from conceptspro.tenancy import request_port
 from shared_apps.plans.api import read_only_refusal
 
 from .models import Domain, Institution
@@ -202,11 +203,10 @@ def _read_only_refusal(request, institution):
 def _refusal(request, status, code, message, template, institution=None):
     if request.path.startswith("/api/"):
         return error_json_response(status_code=status, code=code, message=message)
-    host = request.get_host()
     context = {
         "institution": institution,
         "message": message,
         "base_domain": settings.BASE_DOMAIN,
-        "port": ":" + host.rsplit(":", 1)[1] if ":" in host else "",
+        "port": request_port(request),
     }
     return render(request, template, context, status=status)

@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from conceptspro.api import ApplicationError, error_json_response
+from conceptspro.tenancy import request_port
 from provisioning.services import STEPS
 from shared_apps.institutions.models import Institution
 from shared_apps.plans.models import Feature, Interval
@@ -64,11 +65,7 @@ def _rate_consume(request, scope: str, rate: tuple[int, int]) -> tuple[str, int]
 
 def _site_context(request) -> dict:
     """What base.html needs to link back to the bare domain."""
-    host = request.get_host()
-    return {
-        "base_domain": settings.BASE_DOMAIN,
-        "port": ":" + host.rsplit(":", 1)[1] if ":" in host else "",
-    }
+    return {"base_domain": settings.BASE_DOMAIN, "port": request_port(request)}
 
 
 @require_GET
@@ -186,7 +183,7 @@ def _progress(request, institution: Institution) -> dict:
     next_url = ""
     if status == Status.ACTIVE:
         domain = institution.domains.filter(is_primary=True).values_list("domain", flat=True)
-        next_url = f"{request.scheme}://{domain.first()}{_site_context(request)['port']}"
+        next_url = f"{request.scheme}://{domain.first()}{request_port(request)}"
         next_url += "/accounts/login/"
     email = job.admin_email if job else ""
     messages = {

@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from conceptspro.api import ApplicationError
-from shared_apps.institutions.models import Institution
 from shared_apps.plans.models import Interval
 from tenant_apps.accounts.api import is_institution_admin
 
@@ -34,13 +33,8 @@ def _require_admin(request):
     return None
 
 
-def _institution() -> Institution:
-    # Fresh: the routed row is cached, billing state is not.
-    return Institution.objects.select_related("plan").get(pk=connection.tenant.pk)
-
-
 def _absolute(request, query: str = "") -> str:
-    return f"{request.scheme}://{request.get_host()}{reverse('billing')}{query}"
+    return request.build_absolute_uri(reverse("billing") + query)
 
 
 def _page(request, *, error: ApplicationError | None = None):
@@ -88,7 +82,7 @@ def billing_checkout(request):
         return _page(request, error=error)
     try:
         url = services.checkout_start_upgrade(
-            institution=_institution(),
+            institution=selectors.institution_current(),
             plan=plan,
             interval=interval,
             success_url=_absolute(request, "?checkout=success"),
@@ -107,7 +101,7 @@ def billing_portal(request):
         return refusal
     try:
         url = services.portal_session_create(
-            institution=_institution(), return_url=_absolute(request)
+            institution=selectors.institution_current(), return_url=_absolute(request)
         )
     except ApplicationError as error:
         return _page(request, error=error)

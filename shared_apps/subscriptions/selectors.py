@@ -4,6 +4,8 @@ billing state, limits and usage."""
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
+
 from shared_apps.institutions.models import Institution
 from shared_apps.plans.api import plan_limits_and_usage
 from shared_apps.plans.models import Interval, Plan
@@ -28,6 +30,12 @@ class SubscriptionOverview:
     limits: dict
     usage: dict
     features: dict
+
+
+def institution_current() -> Institution:
+    """The institution the request was routed to, fresh from the database: the
+    router's row is cached, and billing state must not be."""
+    return Institution.objects.select_related("plan").get(pk=connection.tenant.pk)
 
 
 def subscription_overview(*, institution_id) -> SubscriptionOverview:

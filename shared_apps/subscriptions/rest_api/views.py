@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from conceptspro.api import ApplicationError
-from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.api import IsInstitutionAdmin
 
 from .. import selectors, services
@@ -26,12 +25,9 @@ from .serializers import (
 )
 
 
-def _institution() -> Institution:
-    # Fresh from the database: the routed row is cached, billing state is not.
-    return Institution.objects.select_related("plan").get(pk=connection.tenant.pk)
-
-
 def _absolute(request, path: str) -> str:
+    # Not build_absolute_uri: it percent-encodes the braces of Stripe's
+    # {CHECKOUT_SESSION_ID} placeholder, which Stripe then never fills in.
     return f"{request.scheme}://{request.get_host()}{path}"
 
 
@@ -86,7 +82,7 @@ class CheckoutView(APIView):
         back = data.get("return_path", "/")
         separator = "&" if "?" in back else "?"
         url = services.checkout_start_upgrade(
-            institution=_institution(),
+            institution=selectors.institution_current(),
             plan=plan,
             interval=data["interval"],
             success_url=_absolute(
@@ -117,7 +113,7 @@ class PortalView(APIView):
         serializer = PortalInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         url = services.portal_session_create(
-            institution=_institution(),
+            institution=selectors.institution_current(),
             return_url=_absolute(request, serializer.validated_data.get("return_path", "/")),
         )
         return Response(RedirectOutput({"url": url}).data)

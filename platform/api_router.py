@@ -24,4 +24,12 @@ urlpatterns = [
     path("", include("tenant_apps.assignments.rest_api.v1.urls")),
     path("", include("tenant_apps.quizzes.rest_api.v1.urls")),
     path("", include("tenant_apps.grading.rest_api.v1.urls")),
+    # Communication and time: notifications, discussions, messaging, calendar,
+    # analytics and data rights.
+    path("", include("tenant_apps.notifications.rest_api.v1.urls")),
+    path("", include("tenant_apps.discussions.rest_api.v1.urls")),
+    path("", include("tenant_apps.messaging.rest_api.v1.urls")),
+    path("", include("tenant_apps.calendar.rest_api.v1.urls")),
+    path("", include("tenant_apps.analytics.rest_api.v1.urls")),
+    path("", include("tenant_apps.privacy.rest_api.v1.urls")),
 ]

@@ -116,12 +116,18 @@ def run() -> int:
         _manage("migrate_schemas", "--verbosity", "0")
         _manage("seed_demo", "--port", str(WEB_PORT))
         commands = {
+            # uvicorn, as in production: runserver has no WebSockets (/ws/).
             "web": [
                 sys.executable,
-                "manage.py",
-                "runserver",
-                f"127.0.0.1:{WEB_PORT}",
-                "--noreload",
+                "-m",
+                "uvicorn",
+                "conceptspro.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(WEB_PORT),
+                "--lifespan",
+                "off",
             ],
             "worker": [
                 sys.executable,

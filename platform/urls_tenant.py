@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("billing/", include("shared_apps.subscriptions.page_urls")),
     path("api/v1/", include("conceptspro.api_router")),
+    path("calendar/", include("tenant_apps.calendar.feed_urls")),
 ]
 
 # Under /api/, a path no URL matches (and a crash) answers in the API's error shape.

@@ -2,15 +2,17 @@
 call its API through the tenant router, signed in with a real access token."""
 
 import threading
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
-from tenant_apps.courses.models import Course, CourseStatus
+from tenant_apps.courses.models import Course, CourseRole, CourseStatus, Enrollment
 
 from .conftest import PASSWORD, host_client
 
@@ -65,6 +67,38 @@ def course_taught_by(institution, instructor: User, *, code: str = "CS 101", **f
         course = Course.objects.create(code=code, instructor=instructor, **values)
     connection.set_schema_to_public()
     return course
+
+
+def in_tenant(institution, work):
+    """`work()` in the institution's schema, back on public afterwards."""
+    with tenant_context(institution):
+        result = work()
+    connection.set_schema_to_public()
+    return result
+
+
+def enroll(institution, course: Course, user: User, role=CourseRole.STUDENT, **fields):
+    """`user` enrolled in `course` now, as a student unless `role` says otherwise."""
+    return in_tenant(
+        institution,
+        lambda: Enrollment.objects.create(
+            course=course, user=user, role=role, enrolled_at=timezone.now(), **fields
+        ),
+    )
+
+
+@dataclass
+class CourseWorld:
+    """Set-up for tests of what lives in one course: the institution, the
+    course, its people by name and a signed-in client for each."""
+
+    institution: object
+    course: Course
+    users: dict
+    clients: dict
+
+    def id(self, name: str) -> str:
+        return str(self.users[name].pk)
 
 
 def error_code(response) -> str:

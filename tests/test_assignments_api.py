@@ -14,9 +14,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
-from tenant_apps.accounts.models import Role, User
+from tenant_apps.accounts.models import Role
 from tenant_apps.assignments.copying import assignments_copy
 from tenant_apps.assignments.models import Assignment, Submission
 from tenant_apps.content.models import ContentItem, Module
@@ -25,22 +24,22 @@ from tenant_apps.courses.models import (
     Course,
     CourseRole,
     CourseStatus,
-    Enrollment,
     EnrollmentType,
 )
 from tenant_apps.grading.models import AssignmentGroup, GradeItem, Rubric
 
-from .api_helpers import admin_of, api_client, as_json, course_taught_by, error_code, member
+from .api_helpers import (
+    admin_of,
+    api_client,
+    as_json,
+    course_taught_by,
+    enroll,
+    error_code,
+    in_tenant,
+    member,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def enroll(institution, course: Course, user: User, role=CourseRole.STUDENT, **fields):
-    with tenant_context(institution):
-        Enrollment.objects.create(
-            course=course, user=user, role=role, enrolled_at=timezone.now(), **fields
-        )
-    connection.set_schema_to_public()
 
 
 @dataclass
@@ -113,13 +112,6 @@ def create_assignment(world: World, **overrides) -> dict:
     response = create(world.client("instructor"), world.course, **overrides)
     assert response.status_code == 201, response.content
     return response.json()
-
-
-def in_tenant(institution, fn):
-    with tenant_context(institution):
-        result = fn()
-    connection.set_schema_to_public()
-    return result
 
 
 def grade_item(institution, assignment_id) -> GradeItem:

@@ -13,8 +13,6 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from tenant_apps.accounts.models import Role, User
 from tenant_apps.courses.models import Course, CourseRole, Enrollment
@@ -28,27 +26,19 @@ from tenant_apps.grading.models import (
     Rubric,
 )
 
-from .api_helpers import admin_of, api_client, as_json, course_taught_by, error_code, member
+from .api_helpers import (
+    admin_of,
+    api_client,
+    as_json,
+    course_taught_by,
+    enroll,
+    error_code,
+    in_tenant,
+    member,
+)
 from .conftest import make_institution
 
 API = "/api/v1"
-
-
-def in_tenant(institution, work):
-    """`work()` in the institution's schema, back on public afterwards."""
-    with tenant_context(institution):
-        result = work()
-    connection.set_schema_to_public()
-    return result
-
-
-def enroll(institution, course: Course, user: User, role=CourseRole.STUDENT, **fields):
-    in_tenant(
-        institution,
-        lambda: Enrollment.objects.create(
-            course=course, user=user, role=role, enrolled_at=timezone.now(), **fields
-        ),
-    )
 
 
 @dataclass

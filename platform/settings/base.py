@@ -73,6 +73,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_structlog",
+    "channels",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -87,6 +88,15 @@ TENANT_APPS = [
     "tenant_apps.grading",
     "tenant_apps.assignments",
     "tenant_apps.quizzes",
+    # Communication and time (issue 7).
+    "tenant_apps.jobs",
+    "tenant_apps.activity",
+    "tenant_apps.notifications",
+    "tenant_apps.discussions",
+    "tenant_apps.messaging",
+    "tenant_apps.calendar",
+    "tenant_apps.analytics",
+    "tenant_apps.privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -171,6 +181,31 @@ CACHES = {
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # one session table per schema
 
+# --- WebSockets (/ws/): Django Channels; every server process and worker shares
+# one Redis channel layer. Group names carry the institution's schema, so no two
+# institutions ever share a group (tenant_apps/notifications/realtime.py).
+# Redis pub/sub: a group send is one PUBLISH, about 4x faster than the list-based
+# core layer for a 500-student release (docs/performance.md). Events are not
+# queued for a socket that is away: the notification list is what persists.
+# redis-py 8's defaults need raising: its 5 s socket timeout would end an idle
+# socket's read (django/channels_redis#422), and its pool of 100 connections is
+# too small for a thousand sockets closing at once.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": env.str("CHANNEL_LAYER_URL", default=REDIS_URL),
+                    "socket_timeout": 10,
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                }
+            ],
+            "prefix": "conceptspro:ws",
+        },
+    }
+}
+
 # --- File storage: per-institution key prefix; local disk unless S3 is configured. ---
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
@@ -230,6 +265,44 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shared_apps.institutions.tasks.for_each_institution",
         "args": ["tenant_apps.quizzes.tasks.attempts_overdue_close"],
         "schedule": 60.0,
+    },
+    # Scheduled jobs (tenant_apps.jobs): each runs once per institution and
+    # period whatever beat or retries do, so a second beat process is harmless.
+    # Assignment reminders a day and an hour before the due time.
+    "assignment-reminders": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.jobs.tasks.assignment_reminders_send"],
+        "schedule": 300.0,
+    },
+    # The weekly digest email, Monday morning (UTC).
+    "weekly-digest": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.jobs.tasks.weekly_digest_queue"],
+        "schedule": crontab(day_of_week="mon", hour=7, minute=0),
+    },
+    # Expired sessions (API tokens), confirmation keys, idempotency keys.
+    "expired-tokens-purge": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.jobs.tasks.expired_tokens_purge"],
+        "schedule": crontab(hour=3, minute=15),
+    },
+    # Activity older than each institution's data policy keeps.
+    "activity-log-purge": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.jobs.tasks.activity_log_purge"],
+        "schedule": crontab(hour=3, minute=45),
+    },
+    # Announcements whose publication time has come: their notification.
+    "announcements-due-notify": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.announcements.tasks.announcements_due_notify"],
+        "schedule": 60.0,
+    },
+    # Data exports: expired zips deleted, dead builds failed, lost ones re-sent.
+    "data-exports-housekeeping": {
+        "task": "shared_apps.institutions.tasks.for_each_institution",
+        "args": ["tenant_apps.privacy.tasks.data_exports_housekeeping"],
+        "schedule": 3600.0,
     },
 }
 
@@ -367,8 +440,14 @@ HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED = True
 HEADLESS_JWT_ROTATE_REFRESH_TOKEN = True
 SESSION_COOKIE_AGE = HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN
 
+# --- Email: the console unless EMAIL_BACKEND names another, such as a provider
+# through django-anymail (e.g. anymail.backends.postmark.EmailBackend), whose
+# keys come as one JSON object in ANYMAIL_SETTINGS
+# (e.g. '{"POSTMARK_SERVER_TOKEN": "..."}'). Notifications are sent by a
+# Celery task (tenant_apps.notifications.tasks), never in a request.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"ConceptsPro <no-reply@{BASE_DOMAIN}>")
+ANYMAIL = env.json("ANYMAIL_SETTINGS", default={})
 
 # --- Logging: JSON lines with request id and tenant schema (structlog). ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

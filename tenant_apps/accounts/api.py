@@ -1,9 +1,9 @@
 """What other apps may use of accounts."""
 
-from .models import Role, User
+from .models import Role, User, UserPreferences
 from .policies import IsActiveMember, IsInstitutionAdmin, is_active_member, is_institution_admin
-from .rest_api.v1.serializers import PersonOutput, PersonWithEmailOutput
-from .services import user_ensure
+from .rest_api.v1.serializers import PersonOutput, PersonWithEmailOutput, UserOutput
+from .services import expired_credentials_purge, user_ensure
 
 __all__ = [
     "IsActiveMember",
@@ -12,6 +12,9 @@ __all__ = [
     "PersonWithEmailOutput",
     "Role",
     "User",
+    "UserOutput",
+    "UserPreferences",
+    "expired_credentials_purge",
     "is_active_member",
     "is_institution_admin",
     "user_ensure",

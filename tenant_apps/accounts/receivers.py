@@ -8,8 +8,11 @@ reset), so the audit trail and the user's flags follow them here, in one place.
 from allauth.account import signals as account_signals
 from allauth.mfa import signals as mfa_signals
 from django.contrib.auth import signals as auth_signals
+from django.db import connection
 from django.dispatch import receiver
+from django_tenants.utils import get_public_schema_name
 
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.audit.api import AuditEventType, audit_record
 
 from .middleware import forget_mfa_enrolment
@@ -29,6 +32,17 @@ def _logged_in(sender, request, user, **kwargs):
         )
     else:
         audit_record(event=AuditEventType.LOGIN_SUCCEEDED, request=request, actor=user, target=user)
+    # Every sign-in passes here: the browser form, POST /api/v1/auth/login/ and
+    # SSO. The operator's staff sign in on the public schema, which keeps no
+    # activity log (analytics are an institution's).
+    if connection.schema_name == get_public_schema_name():
+        return
+    activity_record(
+        user=user,
+        activity_type=ActivityType.LOGIN,
+        metadata={"method": "sso" if sociallogin is not None else "password"},
+        request=request,
+    )
 
 
 @receiver(account_signals.user_signed_up)

@@ -1,13 +1,17 @@
 """Writes of accounts."""
 
+from datetime import datetime, timedelta
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conceptspro.api import ApplicationError
 from shared_apps.plans.api import LimitKind, usage_release, usage_reserve
 from tenant_apps.audit.api import AuditEventType, audit_record
 
-from .models import Role, User, UserPreferences
+from .models import Invitation, Role, User, UserPreferences
+from .tokens import sessions_ended_tell
 
 
 @transaction.atomic
@@ -115,6 +119,8 @@ def user_update(*, actor: User, user: User, request=None, **changes) -> User:
         setattr(user, field, value)
     if changed.get("is_suspended"):
         user.sessions_revoked_at = timezone.now()
+    if {"role", "is_suspended"} & set(changed):
+        sessions_ended_tell(user.pk)  # open WebSockets close, or follow the new role's courses
     try:
         with transaction.atomic():
             user.save()
@@ -162,6 +168,7 @@ def user_soft_delete(*, actor: User, user: User, request=None) -> None:
     user.deleted_at = user.sessions_revoked_at = timezone.now()
     user.is_active = False
     user.save(update_fields=["deleted_at", "is_active", "sessions_revoked_at", "updated_at"])
+    sessions_ended_tell(user.pk)
     if held_a_seat:
         usage_release(kind=LimitKind.USERS)
     audit_record(event=AuditEventType.USER_DELETED, request=request, actor=actor, target=user)
@@ -177,3 +184,35 @@ def user_preferences_update(*, user: User, replace: bool = False, **sections) ->
         setattr(preferences, section, current)
     preferences.save()
     return preferences
+
+
+# An invitation never accepted stays on the admin's list (as expired or revoked,
+# to be sent again) this long; after that only the audit trail keeps that it was sent.
+INVITATION_KEPT_AFTER_CLOSING = timedelta(days=90)
+
+
+@transaction.atomic
+def expired_credentials_purge(*, now: datetime | None = None) -> dict[str, int]:
+    """Nightly housekeeping of sign-in material past its use, in this schema:
+    expired sessions (API tokens live in sessions, see tokens.py: a token of a
+    session still open keeps working), expired email confirmation keys, and
+    invitations never accepted whose expiry or revocation is older than
+    INVITATION_KEPT_AFTER_CLOSING. Accepted invitations stay: they record how a
+    member joined. Each is one DELETE ... WHERE, so a row renewed meanwhile (a
+    resent invitation) no longer matches and stays. Counts by kind."""
+    from allauth.account.models import EmailConfirmation
+    from django.contrib.sessions.models import Session
+
+    now = now or timezone.now()
+    closed_before = now - INVITATION_KEPT_AFTER_CLOSING
+    sessions, _ = Session.objects.filter(expire_date__lt=now).delete()
+    confirmations, _ = EmailConfirmation.objects.all_expired().delete()
+    invitations, _ = Invitation.objects.filter(
+        Q(revoked_at__isnull=True, expires_at__lt=closed_before) | Q(revoked_at__lt=closed_before),
+        accepted_at__isnull=True,
+    ).delete()
+    return {
+        "sessions": sessions,
+        "email_confirmations": confirmations,
+        "invitations": invitations,
+    }

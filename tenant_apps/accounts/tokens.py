@@ -101,6 +101,7 @@ def token_pair_refresh(refresh_token: str) -> TokenPair:
                 raise RefreshRefused()  # live token, but its user may not sign in
             reused_by = get_session_user(session)
             session.delete()
+            sessions_ended_tell(session.get(SESSION_KEY))
         else:
             user, session, payload = found
             if not policies.can_sign_in(user):
@@ -108,6 +109,7 @@ def token_pair_refresh(refresh_token: str) -> TokenPair:
             ended = not _policy_still_admits(user)
             if ended:
                 session.delete()  # committed: the access token stops too
+                sessions_ended_tell(user.pk)
             else:
                 internal.invalidate_refresh_token(session, payload)
                 access = internal.create_access_token(user, session, _claims(user))
@@ -143,8 +145,23 @@ def _lock_session_row(payload: dict[str, Any]) -> None:
 
 
 def api_session_close(session: SessionBase) -> None:
-    """End an API session: its access and refresh tokens stop working at once."""
+    """End an API session: its access and refresh tokens stop working at once,
+    and so do the WebSockets opened with them."""
+    user_id = session.get(SESSION_KEY)
     session.delete()
+    sessions_ended_tell(user_id)
+
+
+def sessions_ended_tell(user_id) -> None:
+    """After the commit, the user's open WebSockets check their access token
+    again and close if it is now refused: call it wherever a session ends or
+    the user's access changes (tenant_apps.notifications realtime_sessions_ended)."""
+    if user_id is None:
+        return
+    # Here, not at the top: notifications uses accounts (a cycle).
+    from tenant_apps.notifications.api import realtime_sessions_ended
+
+    transaction.on_commit(lambda: realtime_sessions_ended(user_id=user_id), robust=True)
 
 
 def refresh_token_session(refresh_token: str, *, user: User) -> SessionBase | None:

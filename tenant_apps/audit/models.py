@@ -30,6 +30,9 @@ class AuditEventType(models.TextChoices):
     POLICY_CHANGED = "policy.changed", "Security policy changed"
     IDP_CHANGED = "idp.changed", "Identity provider changed"
     TOKEN_REFRESH_REUSED = "token.refresh_reused", "Revoked refresh token presented"
+    USER_ERASED = "user.erased", "User erased (personal data removed)"
+    DATA_EXPORT_REQUESTED = "data_export.requested", "Data export of a user requested"
+    DATA_POLICY_CHANGED = "data_policy.changed", "Data policy changed"
 
 
 class AuditEvent(models.Model):

@@ -16,6 +16,11 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return get_client_ip(request) or None
 
 
+def client_user_agent(request: HttpRequest | None) -> str:
+    """The request's User-Agent, cut and stripped of unprintable characters."""
+    return _printable(request.META.get("HTTP_USER_AGENT", "") if request else "", USER_AGENT_MAX)
+
+
 def _printable(text: str, limit: int) -> str:
     # Client-supplied text; PostgreSQL refuses NUL, and control characters
     # have no business in a log line.
@@ -66,8 +71,6 @@ def audit_event_build(
         target=target,
         email=_printable(email, 255),
         ip_address=client_ip(request),
-        user_agent=_printable(
-            request.META.get("HTTP_USER_AGENT", "") if request else "", USER_AGENT_MAX
-        ),
+        user_agent=client_user_agent(request),
         metadata=metadata,
     )

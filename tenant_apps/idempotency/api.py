@@ -1,5 +1,5 @@
 """What other apps may use of idempotency keys."""
 
-from .services import idempotent
+from .services import idempotency_records_expired_purge, idempotent
 
-__all__ = ["idempotent"]
+__all__ = ["idempotency_records_expired_purge", "idempotent"]

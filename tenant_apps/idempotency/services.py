@@ -135,3 +135,12 @@ def idempotent(handler):
             return response
 
     return extend_schema(parameters=[SCHEMA_PARAMETER])(wrapper)
+
+
+def idempotency_records_expired_purge() -> int:
+    """Every user's keys older than IDEMPOTENCY_KEY_HOURS (the nightly job; a
+    user's own expired keys also go when they send a new one). A key still
+    being answered is younger than that, so never among them. How many went."""
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

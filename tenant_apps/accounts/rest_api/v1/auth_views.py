@@ -603,6 +603,7 @@ class ResetPasswordView(AnonymousAuthEndpoint):
         with _apart_from_browser_session(django_request):
             password_reset.reset_password(form.user, form.cleaned_data["password"])
             password_reset.finalize_password_reset(django_request, form.user)
+        tokens.sessions_ended_tell(form.user.pk)
         return Response({"detail": "Your password has been changed. Sign in with it."})
 
 

@@ -1,0 +1,1 @@
+"""The activity log: views, submissions and sign-ins, for analytics."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs: a ledger so each runs once per institution and period."""

@@ -1,0 +1,1 @@
+"""Notifications: in-app, email and WebSocket delivery."""

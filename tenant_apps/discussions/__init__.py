@@ -1,0 +1,1 @@
+"""Course discussion forums and their posts."""

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class MessagingConfig(AppConfig):
+    name = "tenant_apps.messaging"
+    label = "messaging"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenant_apps.privacy.api import user_data_section_register
+
+        from .selectors import user_messaging_data
+        from .services import user_messages_erase
+
+        user_data_section_register(
+            "messages", export=user_messaging_data, erase=user_messages_erase
+        )

@@ -7,16 +7,22 @@ released (grading's `released_to_student`). The course's teaching staff see
 every live assignment and every student's submissions and grades.
 """
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
-from tenant_apps.courses.api import CourseAccess, course_access_or_404
+from tenant_apps.courses.api import (
+    CourseAccess,
+    CourseStatus,
+    Enrollment,
+    course_access_or_404,
+    seat_holder,
+)
 from tenant_apps.files.api import StoredFile
 from tenant_apps.grading.api import Grade, GradeItem, ItemKind, released_to_student
 
 from . import policies
-from .models import Assignment, Submission
+from .models import Assignment, Submission, SubmissionStatus
 
 
 def _grade_item() -> QuerySet:
@@ -111,3 +117,114 @@ def grades_of(submissions, *, access: CourseAccess) -> dict:
     if not policies.can_see_all_submissions(access):
         grades = grades.filter(released_to_student(), student=access.user)
     return {grade.submission_id: grade for grade in grades}
+
+
+def assignments_due_with_students_pending(
+    *, after, until, student_ids=None
+) -> list[tuple[Assignment, list]]:
+    """For reminders and digests (no caller: beat runs them). Published live
+    assignments of live published courses due in (after, until], by due time
+    (course loaded), each with the ids of the students who still owe it:
+    holding a seat in its course with a live account, no submitted attempt
+    (a draft is not one), not excused in the gradebook. Assignments nobody
+    owes are left out. `student_ids` limits it to those students. Four
+    queries, whatever the number of assignments."""
+    assignments = list(
+        Assignment.objects.filter(
+            is_published=True,
+            deleted_at__isnull=True,
+            due_at__gt=after,
+            due_at__lte=until,
+            course__status=CourseStatus.PUBLISHED,
+            course__deleted_at__isnull=True,
+        )
+        .select_related("course")
+        .order_by("due_at", "id")
+    )
+    if not assignments:
+        return []
+    seats = Enrollment.objects.filter(
+        seat_holder(),
+        course_id__in={a.course_id for a in assignments},
+        user__is_active=True,
+        user__is_suspended=False,
+        user__deleted_at__isnull=True,
+    )
+    if student_ids is not None:
+        seats = seats.filter(user_id__in=student_ids)
+    students_of: dict = {}
+    for course_id, user_id in seats.order_by("user_id").values_list("course_id", "user_id"):
+        students_of.setdefault(course_id, []).append(user_id)
+    ids = [a.pk for a in assignments]
+    done = set(
+        Submission.objects.filter(assignment_id__in=ids, status=SubmissionStatus.SUBMITTED)
+        .values_list("assignment_id", "student_id")
+        .distinct()
+    )
+    done |= set(
+        Grade.objects.filter(
+            item__kind=ItemKind.ASSIGNMENT, item__source_id__in=ids, excused=True
+        ).values_list("item__source_id", "student_id")
+    )
+    pending = []
+    for assignment in assignments:
+        owing = [
+            user_id
+            for user_id in students_of.get(assignment.course_id, [])
+            if (assignment.pk, user_id) not in done
+        ]
+        if owing:
+            pending.append((assignment, owing))
+    return pending
+
+
+def assignment_due_dates(accesses, *, due_from, due_before) -> list[Assignment]:
+    """For calendars: the live assignments due in [due_from, due_before) of the
+    courses of `accesses` (one caller's `CourseAccess` per course), as that
+    caller may see them (staff every one, students the published ones), by
+    due time. Each has `submission_status` for a caller who may submit in its
+    course: "graded" (a grade released to them), "late" (their latest attempt
+    was late), "submitted", "not_submitted"; None for the staff. One query."""
+    accesses = [a for a in accesses if a.can_view_content]
+    if not accesses:
+        return []
+    user = accesses[0].user
+    by_course = {access.course.pk: access for access in accesses}
+    staff = [pk for pk, a in by_course.items() if policies.can_see_unpublished(a)]
+    students = [pk for pk, a in by_course.items() if pk not in staff]
+    latest = Submission.objects.filter(
+        assignment=OuterRef("pk"), student=user, status=SubmissionStatus.SUBMITTED
+    ).order_by("-submission_number")
+    released = Grade.objects.filter(
+        released_to_student(),
+        item__kind=ItemKind.ASSIGNMENT,
+        item__source_id=OuterRef("pk"),
+        student=user,
+    )
+    assignments = (
+        Assignment.objects.filter(
+            Q(course_id__in=staff) | Q(course_id__in=students, is_published=True),
+            deleted_at__isnull=True,
+            due_at__gte=due_from,
+            due_at__lt=due_before,
+        )
+        .annotate(
+            caller_submitted=Exists(latest),
+            caller_late=Subquery(latest.values("is_late")[:1]),
+            caller_graded=Exists(released),
+        )
+        .order_by("due_at", "title", "id")
+    )
+    found = list(assignments)
+    for assignment in found:
+        if not policies.can_submit(by_course[assignment.course_id]):
+            assignment.submission_status = None
+        elif assignment.caller_graded:
+            assignment.submission_status = "graded"
+        elif assignment.caller_late:
+            assignment.submission_status = "late"
+        elif assignment.caller_submitted:
+            assignment.submission_status = "submitted"
+        else:
+            assignment.submission_status = "not_submitted"
+    return found

@@ -1,5 +1,6 @@
 """What other apps may use of quizzes."""
 
 from .models import Quiz
+from .selectors import quiz_due_dates
 
-__all__ = ["Quiz"]
+__all__ = ["Quiz", "quiz_due_dates"]

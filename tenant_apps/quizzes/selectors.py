@@ -2,8 +2,9 @@
 access (a quiz, attempt or response the caller may not see is a 404), with
 what a list shows computed in the same query."""
 
-from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
+from django.utils import timezone
 
 from tenant_apps.courses.api import CourseAccess, course_access_or_404
 from tenant_apps.grading.api import Grade, GradeItem, ItemKind, released_to_student
@@ -329,3 +330,58 @@ def _question_shown(attempt: Attempt, question: Question, response, number: int)
         "locked": attempt.status != AttemptStatus.IN_PROGRESS
         or (not attempt.quiz.allow_backtracking and answer is not None),
     }
+
+
+def quiz_due_dates(accesses, *, due_from, due_before, now=None) -> list[Quiz]:
+    """For calendars: the live quizzes whose end date (their due date) is in
+    [due_from, due_before) in the courses of `accesses` (one caller's
+    `CourseAccess` per course), as that caller may see them (staff every one,
+    students the published ones), by end date. Each has `submission_status`
+    for a caller who takes quizzes in its course: "graded" (a grade released
+    to them), "submitted" (an attempt closed, or its time run out),
+    "in_progress", "not_submitted"; None for the staff. One query."""
+    accesses = [a for a in accesses if a.can_view_content]
+    if not accesses:
+        return []
+    now = now or timezone.now()
+    user = accesses[0].user
+    by_course = {access.course.pk: access for access in accesses}
+    staff = [pk for pk, a in by_course.items() if policies.can_see_drafts(a)]
+    students = [pk for pk, a in by_course.items() if pk not in staff]
+    mine = Attempt.objects.filter(quiz=OuterRef("pk"), student=user)
+    quizzes = (
+        Quiz.objects.filter(
+            Q(course_id__in=staff) | Q(course_id__in=students, is_published=True),
+            deleted_at__isnull=True,
+            end_date__gte=due_from,
+            end_date__lt=due_before,
+        )
+        .annotate(
+            caller_closed=Exists(
+                mine.filter(~Q(status=AttemptStatus.IN_PROGRESS) | Q(deadline_at__lte=now))
+            ),
+            caller_started=Exists(mine),
+            caller_graded=Exists(
+                Grade.objects.filter(
+                    released_to_student(),
+                    item__kind=ItemKind.QUIZ,
+                    item__source_id=OuterRef("pk"),
+                    student=user,
+                )
+            ),
+        )
+        .order_by("end_date", "title", "id")
+    )
+    found = list(quizzes)
+    for quiz in found:
+        if not policies.can_take(by_course[quiz.course_id]):
+            quiz.submission_status = None
+        elif quiz.caller_graded:
+            quiz.submission_status = "graded"
+        elif quiz.caller_closed:
+            quiz.submission_status = "submitted"
+        elif quiz.caller_started:
+            quiz.submission_status = "in_progress"
+        else:
+            quiz.submission_status = "not_submitted"
+    return found

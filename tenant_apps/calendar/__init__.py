@@ -1,0 +1,1 @@
+"""Calendar events, recurrence, due dates and iCal feeds."""

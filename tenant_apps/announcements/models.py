@@ -7,7 +7,11 @@ sanitise here and nothing that could inject markup into another user's page.
 Publication is decided by comparing times when the announcement is read, so no
 job has to run at `publish_at`: an announcement is visible to the course's
 students once `is_published` is set and `publish_at` has come, until
-`expires_at`. (Issue 7 will queue the notification for `publish_at`.)
+`expires_at`. Its notification goes out once, when it first becomes visible:
+at once when published with a publication time come, otherwise from the
+minutely job (`announcements_due_notify`). The teaching staff are told then
+(`staff_notified_at`); the students too if the course is published, otherwise
+when it is, as they may not read it before (`notified_at`).
 """
 
 import uuid
@@ -57,6 +61,17 @@ class Announcement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the course's students were notified of it; set once, never again.",
+    )
+    staff_notified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the course's teaching staff were notified of it; set once, never "
+        "again, no later than notified_at.",
+    )
 
     class Meta:
         constraints = [
@@ -74,6 +89,13 @@ class Announcement(models.Model):
                 name="announcements_course_pub_idx",
             ),
             models.Index(fields=["updated_at"], name="announcements_updated_idx"),
+            # The minutely job's search: published, not yet notified (the staff
+            # are told no later than the students, so this holds both).
+            models.Index(
+                fields=["publish_at"],
+                condition=Q(notified_at__isnull=True, is_published=True),
+                name="announcements_unnotified_idx",
+            ),
         ]
 
     def __str__(self) -> str:

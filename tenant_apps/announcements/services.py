@@ -2,21 +2,38 @@
 tenant_apps.announcements.policies; these keep the data's own rules.
 
 Scheduled publication needs no job: visibility is decided when read, by time
-(see selectors.visible_to_students). Issue 7 will queue the notification to the
-course's students for `publish_at` (on commit, from create and update).
+(see selectors.visible_to_students). Its notification does: it goes out when
+the announcement first becomes visible, once to each audience, each claimed
+with a conditional UPDATE: the teaching staff (`staff_notified_at`) when it is
+published and its time has come; the students (`notified_at`) then too if the
+course is published, otherwise when the course is (they may read it only
+then). Claims are made from create or update when that is now, otherwise
+from the minutely `announcements_due_notify`. Editing it later notifies
+nobody.
 """
 
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 
 from conceptspro.api import ApplicationError
-from tenant_apps.courses.api import Course, course_material_writable
+from tenant_apps.courses.api import (
+    Course,
+    CourseRole,
+    CourseStatus,
+    Enrollment,
+    EnrollmentStatus,
+    course_material_writable,
+    seat_holder,
+)
 from tenant_apps.files.api import files_for_attachment
+from tenant_apps.notifications.api import NotificationKind, notification_send
 
 from .models import Announcement, AnnouncementRead
+from .selectors import visible_to_students
 
 _EDITABLE = ("title", "content", "is_pinned", "is_published", "publish_at", "expires_at")
 
@@ -74,6 +91,7 @@ def announcement_create(
     )
     if attachments:
         announcement.attachments.set(attachments)
+    announcement_notify_if_visible(announcement=announcement)
     return announcement
 
 
@@ -111,6 +129,7 @@ def announcement_update(*, announcement: Announcement, actor, **changes) -> Anno
             if attachment_ids
             else []
         )
+    announcement_notify_if_visible(announcement=announcement)
     return announcement
 
 
@@ -130,3 +149,93 @@ def announcement_mark_read(*, announcement: Announcement, user) -> AnnouncementR
         announcement=announcement, user=user, defaults={"read_at": timezone.now()}
     )
     return read
+
+
+# --- notification ----------------------------------------------------------------
+
+
+def announcement_audience(
+    announcement: Announcement, *, staff: bool = True, students: bool = True
+) -> list:
+    """Who is told of an announcement: with `students`, the course's students
+    holding a seat (while the course is published, as only then may they read
+    it); with `staff`, its teaching staff (the instructor, TAs, graders); never
+    its author."""
+    course = announcement.course
+    audience = Q(pk__in=[])
+    if staff:
+        audience |= Q(role__in=(CourseRole.TA, CourseRole.GRADER))
+    if students and course.status == CourseStatus.PUBLISHED:
+        audience |= seat_holder()
+    user_ids = set(
+        Enrollment.objects.filter(
+            audience,
+            course=course,
+            status=EnrollmentStatus.ENROLLED,
+            user__is_active=True,
+            user__is_suspended=False,
+            user__deleted_at__isnull=True,
+        ).values_list("user_id", flat=True)
+    )
+    if staff and course.instructor_id is not None:
+        user_ids.add(course.instructor_id)
+    user_ids.discard(announcement.author_id)
+    return sorted(user_ids, key=str)
+
+
+def announcement_notify_if_visible(*, announcement: Announcement, now=None) -> bool:
+    """Notifies the course of the announcement if it is visible to students
+    now, in the caller's transaction (True if this call did): its staff if
+    they were not told yet, its students if they were not and the course is
+    published. Each claim is one conditional UPDATE on the announcement's own
+    columns (a filter on the course would make Django compare through a
+    subquery, which a concurrent claim does not re-check), so two requests or
+    the job racing a request notify each audience once."""
+    now = now or timezone.now()
+    announcement = Announcement.objects.select_related("course").filter(pk=announcement.pk).first()
+    if announcement is None or announcement.course.deleted_at is not None:
+        return False
+    course = announcement.course
+    visible = Announcement.objects.filter(
+        visible_to_students(now), pk=announcement.pk, deleted_at__isnull=True
+    )
+    staff = visible.filter(staff_notified_at__isnull=True).update(staff_notified_at=now) == 1
+    students = (
+        course.status == CourseStatus.PUBLISHED
+        and visible.filter(notified_at__isnull=True).update(notified_at=now) == 1
+    )
+    if not (staff or students):
+        return False
+    notification_send(
+        user_ids=announcement_audience(announcement, staff=staff, students=students),
+        kind=NotificationKind.ANNOUNCEMENT,
+        title=f"{course.code}: {announcement.title}",
+        message=announcement.content[:500],
+        link_url=f"/courses/{course.pk}/announcements/{announcement.pk}",
+        metadata={"course_id": str(course.pk), "announcement_id": str(announcement.pk)},
+    )
+    return True
+
+
+def announcements_due_notify(*, now=None) -> int:
+    """The minutely job: announcements whose publication time has come and
+    whose staff were not told yet, or whose students were not and whose course
+    is now published (an announcement written while the course was a draft),
+    each in its own transaction. Returns how many were notified."""
+    now = now or timezone.now()
+    due = list(
+        Announcement.objects.filter(
+            visible_to_students(now),
+            Q(staff_notified_at__isnull=True)
+            | Q(notified_at__isnull=True, course__status=CourseStatus.PUBLISHED),
+            deleted_at__isnull=True,
+            course__deleted_at__isnull=True,
+        )
+        .order_by("publish_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    notified = 0
+    for pk in due:
+        with transaction.atomic():
+            notified += announcement_notify_if_visible(announcement=Announcement(pk=pk), now=now)
+    return notified

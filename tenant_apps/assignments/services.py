@@ -22,6 +22,7 @@ from rest_framework import status
 
 from conceptspro.api import ApplicationError
 from conceptspro.tenancy import institution_timezone
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.content.api import Module
 from tenant_apps.courses.api import Course, Enrollment, course_material_writable, seat_holder
 from tenant_apps.files.api import files_for_submission
@@ -391,6 +392,7 @@ def submission_submit(
     content: SubmissionContent,
     is_draft: bool = False,
     now: datetime | None = None,
+    request=None,
 ) -> tuple[Submission, bool]:
     """Saves the student's draft (`is_draft`), or submits an attempt: the
     draft, if any, becomes the next numbered attempt with the request's
@@ -430,7 +432,18 @@ def submission_submit(
     attempt.submitted_at = now
     attempt.days_late = days
     attempt.is_late = days > 0
-    return _fill(attempt, assignment, student, merged), True
+    attempt = _fill(attempt, assignment, student, merged)
+    # `request` gives the activity log the client's address and agent.
+    activity_record(
+        user=student,
+        activity_type=ActivityType.SUBMIT_ASSIGNMENT,
+        entity_type="assignment",
+        entity_id=assignment.pk,
+        course_id=assignment.course_id,
+        metadata={"submission_id": str(attempt.pk), "is_late": attempt.is_late},
+        request=request,
+    )
+    return attempt, True
 
 
 def _own_draft_locked(submission: Submission, *, refusal: ApplicationError) -> Submission:

@@ -10,26 +10,29 @@ one of the plan's courses (403 `plan_limit_reached`); a deleted one frees it.
 
 import csv
 import io
+import logging
 from datetime import date, timedelta
 
-from django.conf import settings as django_settings
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import (
     IntegrityError,
     InterfaceError,
     OperationalError,
-    connection,
     transaction,
 )
-from django.template.loader import render_to_string
 from django.utils import timezone
 from rest_framework import status as http
 
 from conceptspro.api import ApplicationError
 from shared_apps.plans.api import LimitKind, usage_release, usage_reserve
 from tenant_apps.accounts.api import Role, User
+from tenant_apps.notifications.api import (
+    NotificationDraft,
+    NotificationKind,
+    notifications_send,
+    realtime_memberships_changed,
+)
 
 from .copying import CopyContext, course_copy_steps
 from .models import (
@@ -44,6 +47,8 @@ from .models import (
     ImportStatus,
 )
 from .policies import may_teach, self_enrollment_open
+
+logger = logging.getLogger(__name__)
 
 # What a course's `settings` holds, and what it holds when nobody said otherwise.
 COURSE_SETTINGS_DEFAULTS = {
@@ -117,6 +122,29 @@ def _save(course: Course, **kwargs) -> None:
         if constraint == "courses_code_term_unique":
             raise _code_taken() from error
         raise
+
+
+def _membership_changed(course_id, user_ids, *, joined: bool) -> None:
+    """After the commit, tells these users' open WebSockets that their place in
+    the course changed, so they follow it or stop at once (one batch)."""
+    user_ids = [user_id for user_id in dict.fromkeys(user_ids) if user_id is not None]
+    if user_ids:
+        transaction.on_commit(
+            lambda: realtime_memberships_changed(
+                user_ids=user_ids, course_id=course_id, joined=joined
+            ),
+            robust=True,
+        )
+
+
+def _memberships_tell(course_id, user_ids) -> None:
+    """realtime_memberships_changed now, for a caller whose transaction has
+    committed; a failure is logged, as on_commit(robust=True) would."""
+    try:
+        if user_ids:
+            realtime_memberships_changed(user_ids=user_ids, course_id=course_id, joined=True)
+    except Exception:
+        logger.exception("Live membership update failed for course %s", course_id)
 
 
 def _check_instructor(instructor: User) -> None:
@@ -231,6 +259,9 @@ def course_update(*, course: Course, instructor: User | None = None, **changes) 
         _check_code_free(course)
     if "max_enrollment" in changes:
         _promote_waitlisted(course)
+    if "instructor_id" in changes:
+        _membership_changed(course.pk, [current["instructor_id"]], joined=False)
+        _membership_changed(course.pk, [course.instructor_id], joined=True)
     _save(course)
     return course
 
@@ -244,6 +275,11 @@ def course_soft_delete(*, course: Course) -> None:
     )
     if deleted:
         usage_release(kind=LimitKind.COURSES)
+        members = Enrollment.objects.filter(course_id=course.pk, status=EnrollmentStatus.ENROLLED)
+        instructor = Course.objects.filter(pk=course.pk).values_list("instructor_id", flat=True)
+        _membership_changed(
+            course.pk, [*members.values_list("user_id", flat=True), *instructor], joined=False
+        )
 
 
 @transaction.atomic
@@ -372,6 +408,11 @@ def _enroll_locked(
     return enrollment
 
 
+def _follows(enrollment: Enrollment) -> bool:
+    """Gets the course's live events (realtime_course_ids): not the waitlisted."""
+    return enrollment.enrollment_type != EnrollmentType.WAITLIST
+
+
 def _save_seats(course: Course) -> None:
     course.save(update_fields=["current_enrollment", "updated_at"])
 
@@ -415,6 +456,7 @@ def enrollment_self_enroll(
         section="",
     )
     _save_seats(course)
+    _membership_changed(course.pk, [user.pk], joined=_follows(enrollment))
     return enrollment
 
 
@@ -436,13 +478,14 @@ def enrollment_add(
         course=course, user=user, role=role, enrollment_type=enrollment_type, section=section
     )
     _save_seats(course)
+    _membership_changed(course.pk, [user.pk], joined=_follows(enrollment))
     return enrollment
 
 
 @transaction.atomic
 def enrollment_drop(*, course: Course, user: User) -> Enrollment:
     """`user` leaves the course (status dropped). A seat they held goes to the
-    first student on the waitlist (by when they joined it), who is told by email."""
+    first student on the waitlist (by when they joined it), who is notified."""
     course = _course_locked(course)
     enrollment = Enrollment.objects.filter(
         course=course, user=user, status=EnrollmentStatus.ENROLLED
@@ -455,6 +498,7 @@ def enrollment_drop(*, course: Course, user: User) -> Enrollment:
     enrollment.status = EnrollmentStatus.DROPPED
     enrollment.drop_date = timezone.now()
     enrollment.save(update_fields=["status", "drop_date", "updated_at"])
+    _membership_changed(course.pk, [user.pk], joined=False)
     if held_seat:
         course.current_enrollment = max(course.current_enrollment - 1, 0)
         _promote_waitlisted(course)
@@ -465,8 +509,8 @@ def enrollment_drop(*, course: Course, user: User) -> Enrollment:
 def _promote_waitlisted(course: Course) -> list[Enrollment]:
     """Fill the locked course's free seats from its waitlist, first come first
     served, passing over accounts that are deleted or suspended; each promoted
-    student gets an email once the transaction commits. The caller saves the
-    course."""
+    student is notified (in-app, and by email once the transaction commits).
+    The caller saves the course."""
     free = _seats_free(course)
     if free == 0:
         return []
@@ -484,46 +528,35 @@ def _promote_waitlisted(course: Course) -> list[Enrollment]:
         enrollment.enrollment_type = enrollment.requested_type
         enrollment.save(update_fields=["enrollment_type", "requested_type", "updated_at"])
         course.current_enrollment += 1
-        _notify_promoted_on_commit(enrollment)
+    _notify_promoted(course, promoted)
+    _membership_changed(course.pk, [e.user_id for e in promoted], joined=True)
     return promoted
 
 
-def _notify_promoted_on_commit(enrollment: Enrollment) -> None:
-    from .tasks import enrollment_promoted_notify  # tasks call services: import here
-
-    enrollment_id = str(enrollment.pk)
-    # robust: the promotion stands even when the broker is unreachable.
-    transaction.on_commit(
-        lambda: enrollment_promoted_notify.delay(enrollment_id=enrollment_id), robust=True
+def _notify_promoted(course: Course, promoted: list[Enrollment]) -> None:
+    """Tells each promoted student, in the promotion's transaction: an in-app
+    notification, pushed and emailed after the commit as their preferences
+    ("enrollment") say. The notification's email is the only one sent."""
+    if not promoted:
+        return
+    at = f" ({course.term})" if course.term else ""
+    notifications_send(
+        NotificationDraft(
+            user_id=enrollment.user_id,
+            kind=NotificationKind.ENROLLMENT_PROMOTED,
+            title=f"You are now enrolled in {course.code}: {course.title}",
+            message=(
+                f"A seat came free in {course.code}: {course.title}{at}, and you were next "
+                "on the waitlist. You are now enrolled"
+                + (" as an auditor" if enrollment.enrollment_type == EnrollmentType.AUDIT else "")
+                + ". If you no longer want this place, drop the course so the next student "
+                "on the waitlist can have it."
+            ),
+            link_url=f"/courses/{course.pk}",
+            metadata={"course_id": str(course.pk), "enrollment_id": str(enrollment.pk)},
+        )
+        for enrollment in promoted
     )
-
-
-def enrollment_promoted_email_send(*, enrollment_id) -> bool:
-    """Email a student that a seat came free for them. Sends nothing (False) if
-    they are no longer holding a seat by the time this runs."""
-    enrollment = (
-        Enrollment.objects.select_related("course", "user").filter(pk=enrollment_id).first()
-    )
-    if enrollment is None or not enrollment.holds_seat or enrollment.course.deleted_at:
-        return False
-    tenant = getattr(connection, "tenant", None)
-    domain = None
-    if tenant is not None and hasattr(tenant, "get_primary_domain"):
-        domain = tenant.get_primary_domain()
-    protocol = getattr(django_settings, "ACCOUNT_DEFAULT_HTTP_PROTOCOL", "https")
-    context = {
-        "institution_name": getattr(tenant, "name", "") or "ConceptsPro",
-        "site_url": f"{protocol}://{domain.domain}/" if domain else "",
-        "user": enrollment.user,
-        "course": enrollment.course,
-        "enrollment": enrollment,
-    }
-    subject = f"You are now enrolled in {enrollment.course.code}: {enrollment.course.title}"
-    body = render_to_string("courses/waitlist_promoted_email.txt", context)
-    mail.EmailMessage(
-        subject, body, django_settings.DEFAULT_FROM_EMAIL, [enrollment.user.email]
-    ).send()
-    return True
 
 
 # --- Bulk enrollment from CSV ----------------------------------------------------------
@@ -626,15 +659,16 @@ def _row_report(number: int, row: dict, outcome: str, message: str = "") -> dict
     }
 
 
-def _import_rows(*, course: Course, rows: list[dict | None]) -> list[dict]:
-    """Enroll every valid row into the locked course; one report per row."""
+def _import_rows(*, course: Course, rows: list[dict | None]) -> tuple[list[dict], list]:
+    """Enroll every valid row into the locked course: one report per row, and
+    the ids of the users who now follow the course's live events."""
     emails = {(row.get("email") or "").lower() for row in rows if row}
     users = {user.email: user for user in User.objects.filter(email__in=emails)}
     existing = {
         e.user_id: e for e in Enrollment.objects.filter(course=course, user__in=users.values())
     }
     seen: dict[str, int] = {}
-    report = []
+    report, followers = [], []
     for number, row in enumerate(rows, start=2):  # the header is row 1
         if row is None:
             continue
@@ -678,7 +712,9 @@ def _import_rows(*, course: Course, rows: list[dict | None]) -> list[dict]:
         existing[user.pk] = enrollment
         waitlisted = enrollment.enrollment_type == EnrollmentType.WAITLIST
         report.append(_row_report(number, row, "waitlisted" if waitlisted else "enrolled"))
-    return report
+        if not waitlisted:
+            followers.append(user.pk)
+    return report, followers
 
 
 def enrollment_import_run(*, import_id) -> CourseEnrollmentImport | None:
@@ -702,17 +738,21 @@ def enrollment_import_run(*, import_id) -> CourseEnrollmentImport | None:
             course = _course_locked(job.course)
             rows = _parse_csv(job.csv_text)
             savepoint = transaction.savepoint() if job.dry_run else None
-            report = _import_rows(course=course, rows=rows)
+            report, followers = _import_rows(course=course, rows=rows)
             _save_seats(course)
             if savepoint is not None:
                 transaction.savepoint_rollback(savepoint)
+                followers = []
             counts = {"enrolled": 0, "waitlisted": 0, "already_enrolled": 0, "error": 0}
             for entry in report:
                 counts[entry["outcome"]] += 1
             job.rows, job.counts = report, counts
             job.status, job.finished_at = ImportStatus.DONE, timezone.now()
             job.save(update_fields=["rows", "counts", "status", "finished_at", "updated_at"])
-            return job
+        # Committed (the task runs outside any transaction): the whole roster's
+        # open WebSockets follow the course, in one batch.
+        _memberships_tell(course.pk, followers)
+        return job
     except ApplicationError as refusal:
         _import_failed(import_id, refusal.message)
     except (OperationalError, InterfaceError):

@@ -8,16 +8,6 @@ from . import services
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3)
-def enrollment_promoted_notify(enrollment_id: str) -> bool:
-    """Tell a student who moved off the waitlist that they now hold a seat.
-
-    Email only for now; issue 7 adds in-app notifications, which belong here
-    beside the email. Delivery is at least once: a worker lost after sending
-    but before acknowledging sends the email again on redelivery."""
-    return services.enrollment_promoted_email_send(enrollment_id=enrollment_id)
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3)
 def enrollment_import_run_task(import_id: str) -> str:
     """Run a queued CSV enrollment import; a finished one is left alone, so a
     redelivered message enrolls nobody twice."""

@@ -5,6 +5,7 @@ from .calculations import letter_scheme_of
 from .models import AssignmentGroup, Grade, GradeItem, ItemKind, PostingPolicy, Rubric
 from .rest_api.v1.serializers import GradeOutput
 from .rest_api.v1.versioning import IF_MATCH, expected_version
+from .selectors import gradebook_for_course
 from .services import (
     GradeInput,
     grade_item_delete,
@@ -29,6 +30,7 @@ __all__ = [
     "grade_item_for",
     "grade_item_sync",
     "grade_save",
+    "gradebook_for_course",
     "letter_scheme_of",
     "released_to_student",
 ]

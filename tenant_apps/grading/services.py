@@ -16,6 +16,7 @@ from rest_framework import status
 
 from conceptspro.api import ApplicationError
 from tenant_apps.courses.api import Course, Enrollment, seat_holder
+from tenant_apps.notifications.api import NotificationDraft, NotificationKind, notifications_send
 
 from .models import (
     AssignmentGroup,
@@ -581,6 +582,7 @@ def grade_save(
         # Under manual posting a regrade is not released by being saved: the
         # grade is hidden again until someone who may post releases it.
         grade.released_at = None
+    newly_released = grade.released_at == now
     if grade._state.adding:
         try:
             with transaction.atomic():
@@ -602,7 +604,41 @@ def grade_save(
     else:
         grade.save()
     _revision(grade, action=action, actor=grader)
+    if newly_released:
+        grades_released_notify([grade], items={item.pk: item})
     return grade
+
+
+def grades_released_notify(grades, *, items: dict | None = None) -> int:
+    """Tells each student whose grade just became visible to them: one
+    notification per grade, all in one INSERT, in the caller's transaction.
+    Only grades a student may now see (`released_to_student`): a grade of an
+    unpublished or deleted item notifies nobody, and its later publication
+    does not either (students find it in their grades). Returns how many."""
+    grades = list(grades)
+    item_ids = {grade.item_id for grade in grades}
+    if items is None or not item_ids <= set(items):
+        items = {item.pk: item for item in GradeItem.objects.filter(pk__in=item_ids)}
+    drafts = []
+    for grade in grades:
+        item = items[grade.item_id]
+        if not item.is_published or item.deleted_at is not None:
+            continue
+        drafts.append(
+            NotificationDraft(
+                user_id=grade.student_id,
+                kind=NotificationKind.GRADE_POSTED,
+                title=f"Grade posted: {item.title}",
+                message=f"Your grade for {item.title} is now available.",
+                link_url=f"/courses/{item.course_id}/grades",
+                metadata={
+                    "course_id": str(item.course_id),
+                    "item_id": str(item.pk),
+                    "grade_id": str(grade.pk),
+                },
+            )
+        )
+    return len(notifications_send(drafts))
 
 
 def _set_released(grades, *, actor, released: bool) -> int:
@@ -625,6 +661,8 @@ def _set_released(grades, *, actor, released: bool) -> int:
         grade.version += 1
         revisions.append(_revision(grade, action=action, actor=actor, save=False))
     GradeRevision.objects.bulk_create(revisions)
+    if released:
+        grades_released_notify(targets)
     return len(targets)
 
 

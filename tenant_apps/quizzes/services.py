@@ -30,6 +30,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from conceptspro.api import ApplicationError
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.content.api import Module
 from tenant_apps.courses.api import Course, Enrollment, course_material_writable, seat_holder
 from tenant_apps.grading.api import (
@@ -565,14 +566,24 @@ def _answers_write(attempt: Attempt, answers: list[dict]) -> None:
     Attempt.objects.filter(pk=attempt.pk).update(updated_at=timezone.now())
 
 
-def attempt_submit(*, attempt: Attempt) -> Attempt:
+def attempt_submit(*, attempt: Attempt, request=None) -> Attempt:
     """Submits and grades the attempt. Idempotent: submitting a closed attempt
     (twice, at once, or after its time ran out) returns it as it is, graded
-    once."""
+    once. The submission that closes it is logged as the student's activity
+    (`request` gives the log the client's address)."""
     with transaction.atomic():
         locked = _attempt_locked(attempt)
         if locked.status == AttemptStatus.IN_PROGRESS:
             _attempt_close(locked, quiz=locked.quiz, now=timezone.now())
+            activity_record(
+                user=locked.student,
+                activity_type=ActivityType.SUBMIT_QUIZ,
+                entity_type="quiz",
+                entity_id=locked.quiz_id,
+                course_id=locked.quiz.course_id,
+                metadata={"attempt_id": str(locked.pk)},
+                request=request,
+            )
     return locked
 
 

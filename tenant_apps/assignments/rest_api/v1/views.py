@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from conceptspro.api import IsoDateTimeFilter, OrderingFilter
 from tenant_apps.accounts.api import IsActiveMember
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.assignments import policies, selectors, services
 from tenant_apps.assignments.models import Assignment, Submission, SubmissionStatus
 from tenant_apps.courses.api import CourseAccess, course_access_or_403
@@ -211,6 +212,14 @@ class AssignmentDetailView(GenericAPIView):
 
     def get(self, request, pk):
         _, assignment = selectors.assignment_visible_or_404(request.user, pk)
+        activity_record(
+            user=request.user,
+            activity_type=ActivityType.VIEW_ASSIGNMENT,
+            entity_type="assignment",
+            entity_id=assignment.pk,
+            course_id=assignment.course_id,
+            request=request,
+        )
         return Response(AssignmentOutput(assignment).data)
 
     def _changeable(self, request, pk) -> tuple[CourseAccess, Assignment]:
@@ -295,6 +304,7 @@ class AssignmentSubmitView(GenericAPIView):
             student=request.user,
             content=services.SubmissionContent(**data.validated_data),
             is_draft=is_draft,
+            request=request,
         )
         return Response(
             _submission_output(request.user, submission.pk),

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from conceptspro.api import ApplicationError, IsoDateTimeFilter, OrderingFilter, PagePagination
 from tenant_apps.accounts.api import IsActiveMember, User
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.content import policies, selectors, services
 from tenant_apps.content.models import ContentItem, ContentType, Module
 from tenant_apps.idempotency.api import idempotent
@@ -254,6 +255,14 @@ class ContentDetailView(APIView):
     def get(self, request, content_id):
         access, item = policies.content_item_or_404(request.user, content_id)
         output = ContentItemOutput(item, context=_item_context(access, item.module))
+        activity_record(
+            user=request.user,
+            activity_type=ActivityType.VIEW_CONTENT,
+            entity_type="content",
+            entity_id=item.pk,
+            course_id=access.course.pk,
+            request=request,
+        )
         return Response(output.data)
 
     @extend_schema(request=ContentItemInput, responses={200: ContentItemOutput, 409: ARCHIVED})

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from conceptspro.api import ApplicationError, OrderingFilter, updated_since_filter
 from tenant_apps.accounts.api import IsActiveMember, User
+from tenant_apps.activity.api import ActivityType, activity_record
 from tenant_apps.courses import selectors, services
 from tenant_apps.courses.models import (
     Course,
@@ -202,6 +203,14 @@ class CourseDetailView(GenericAPIView):
 
     def get(self, request, course_id):
         access = course_access_or_404(request.user, course_id)
+        activity_record(
+            user=request.user,
+            activity_type=ActivityType.VIEW_COURSE,
+            entity_type="course",
+            entity_id=access.course.pk,
+            course_id=access.course.pk,
+            request=request,
+        )
         return Response(self.get_serializer(_with_caller(access)).data)
 
     @extend_schema(request=CourseInput(partial=True), responses=_COURSE_UPDATE_RESPONSES)

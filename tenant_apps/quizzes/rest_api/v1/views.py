@@ -470,7 +470,7 @@ class AttemptSubmitView(GenericAPIView):
     @extend_schema(request=None, responses=AttemptOutput)
     def post(self, request, pk):
         access, attempt = _own_attempt(request, pk)
-        submitted = services.attempt_submit(attempt=attempt)
+        submitted = services.attempt_submit(attempt=attempt, request=request)
         return Response(_attempt_output(access, submitted))
 
 

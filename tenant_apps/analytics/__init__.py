@@ -1,0 +1,1 @@
+"""Course and institution analytics built on the activity log."""

@@ -1,0 +1,1 @@
+"""Data rights: a user's data export and erasure."""

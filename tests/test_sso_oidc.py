@@ -444,6 +444,14 @@ def test_the_policy_is_read_and_edited_with_validation(alpha, alpha_admin):
     )
     assert bad.status_code == 400
     assert set(bad.json()["error"]["fields"]) == {"mfa_required_roles", "self_registration_domains"}
+    too_long = ".".join(["a" * 63] * 4) + ".edu"  # 260 characters, each label valid
+    bad = alpha_admin.patch(
+        "/api/v1/institution/security-policy/",
+        {"self_registration_domains": [too_long]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) == {"self_registration_domains"}
 
     good = alpha_admin.patch(
         "/api/v1/institution/security-policy/",

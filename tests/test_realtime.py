@@ -314,6 +314,30 @@ def test_unknown_public_suspended_or_unprovisioned_hosts_are_refused_before_acce
         assert json.loads(client.recv(timeout=TIMEOUT)) == {"type": "pong"}
 
 
+def test_suspending_an_institution_closes_its_open_sockets_at_once(server, pair):
+    """Through the lifecycle's own service (what the console and billing
+    call): the open socket closes with 4403 within seconds, far before the
+    minute's re-check; the other institution's socket stays open."""
+    from provisioning.services import institution_suspend
+
+    alpha, beta = pair
+    one, other = member(alpha, "one@ws.test"), member(beta, "other@ws.test")
+    with (
+        ws(server, host_of(alpha), token_for(alpha, one)) as client,
+        ws(server, host_of(beta), token_for(beta, other)) as bystander,
+    ):
+        client.send(json.dumps({"type": "ping"}))
+        assert json.loads(client.recv(timeout=TIMEOUT)) == {"type": "pong"}
+        started = time.monotonic()
+        with transaction.atomic():
+            institution_suspend(institution=Institution.objects.get(pk=alpha.pk), reason="Unpaid")
+        assert closed_with(client) == (4403, "The institution is not available.")
+        assert time.monotonic() - started < 5
+        bystander.send(json.dumps({"type": "ping"}))
+        assert json.loads(bystander.recv(timeout=TIMEOUT)) == {"type": "pong"}
+    assert refused_handshake(server, host_of(alpha), token_for(alpha, one)) == 403
+
+
 def _forget_route(institution) -> None:
     """What the models do after commit when a row changes (update() skips save())."""
     from shared_apps.institutions.routing import route_cache_forget

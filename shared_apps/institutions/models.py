@@ -160,6 +160,12 @@ class Institution(TenantMixin):
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         _forget_routes_on_commit(list(self.domains.values_list("domain", flat=True)))
+        if self.status != self.Status.ACTIVE:
+            # Its open sockets close now, not at their tokens' expiry.
+            from .websocket import institution_sockets_revalidate
+
+            schema = self.schema_name
+            transaction.on_commit(lambda: institution_sockets_revalidate(schema))
 
     def is_read_only(self, now: datetime | None = None) -> bool:
         return self.read_only_at is not None and (now or timezone.now()) >= self.read_only_at

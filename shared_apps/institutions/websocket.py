@@ -8,14 +8,25 @@ Two ASGI middlewares, outermost first:
   Clients that are not browsers send no Origin and pass.
 - InstitutionWebSocketMiddleware: the Host names an institution that is active;
   otherwise the handshake is refused before it is accepted (the client sees an
-  HTTP 403 and nothing about the institution). The scope then carries
-  `institution` (its row, from the routing cache) for the consumer, which
-  authenticates the user in that institution's schema.
+  HTTP 403 and nothing about the institution). The scope then carries, for the
+  consumer, which authenticates the user in that institution's schema:
+  - `institution`: its row, from the routing cache;
+  - `institution_group`: the group every socket of the institution joins;
+  - `institution_check`: an awaitable check that the host still routes to
+    that institution, active (the handshake's own check, asked again).
+
+An institution that stops being active (suspended by the operator or for
+non-payment) closes its open sockets at once: after the commit that changed
+its status, Institution.save tells the institution's group to check again,
+and each socket calls `institution_check` and closes if it fails.
 """
 
+from functools import partial
 from urllib.parse import urlsplit
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http.request import split_domain_port, validate_host
@@ -78,7 +89,15 @@ class InstitutionWebSocketMiddleware:
         institution = await lookup(header(scope, b"host") or "")
         if institution is None:
             return await handshake_refuse(send)
-        return await self.application(dict(scope, institution=institution), receive, send)
+        scope = dict(
+            scope,
+            institution=institution,
+            institution_group=institution_group(institution.schema_name),
+            institution_check=database_sync_to_async(
+                partial(institution_still_serving, institution), thread_sensitive=False
+            ),
+        )
+        return await self.application(scope, receive, send)
 
 
 def institution_for_websocket(host: str) -> Institution | None:
@@ -97,3 +116,27 @@ def institution_for_websocket(host: str) -> Institution | None:
         return None
     institution.domain_url = hostname
     return institution
+
+
+def institution_still_serving(institution: Institution) -> bool:
+    """Whether the host a socket connected through still routes to this
+    institution, active: what the handshake checked, asked again."""
+    found = institution_for_websocket(institution.domain_url)
+    return found is not None and found.pk == institution.pk
+
+
+def institution_group(schema: str) -> str:
+    """The group every open socket of the institution is in."""
+    return f"{schema}.institution"
+
+
+# The consumer's method for it: re-check the socket, as at connect.
+REVALIDATE = "realtime.revalidate"
+
+
+def institution_sockets_revalidate(schema: str) -> None:
+    """Tells every open socket of the institution to check again (call it
+    after the commit that suspended it)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(institution_group(schema), {"type": REVALIDATE})

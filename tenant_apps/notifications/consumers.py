@@ -22,6 +22,11 @@ is now refused. As a safety net for whatever ends a session without saying
 so, every socket re-checks its token about once a minute (RECHECK_EVERY,
 jittered so that sockets opened together do not check together).
 
+Each check first asks whether the institution still serves the socket's host
+(the scope's `institution_check`, from InstitutionWebSocketMiddleware); if it
+was suspended the socket closes with 4403. Suspending one tells the
+institution's group (which every socket joins) to check at once.
+
 Once in, the connection is in the user's group and those of their courses
 (realtime.realtime_course_ids), and relays each `realtime.event` sent to them
 as the event's JSON. When the user joins or leaves a course, the courses'
@@ -52,10 +57,12 @@ from .realtime import course_group, realtime_course_ids, user_group
 
 logger = logging.getLogger(__name__)
 
-UNAUTHORIZED = 4401  # the HTTP status in the 4000-4999 range left to applications
+UNAUTHORIZED = 4401  # the HTTP statuses in the 4000-4999 range left to applications
+FORBIDDEN = 4403
 SUBPROTOCOL = "bearer"
 NOT_SIGNED_IN = "No access token: send it as the subprotocol pair ('bearer', <token>)."
 EXPIRED = "The access token has expired."
+UNAVAILABLE = "The institution is not available."
 # Seconds between two re-checks of a socket's token, on average (the setting
 # REALTIME_RECHECK_SECONDS overrides it): each is 3 indexed queries (4 for
 # instructors) on a connection of its own, about 50 queries and 17 connections
@@ -91,6 +98,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.institution = institution
         self.token = token  # checked again on each revalidation
         self.user_id = user_id
+        await self.group_join(self.scope["institution_group"])
         await self.group_join(user_group(institution.schema_name, user_id))
         for course_id in course_ids:
             await self.group_join(course_group(institution.schema_name, course_id))
@@ -108,11 +116,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.accept(subprotocol=subprotocol)
         await self.end(reason)
 
-    async def end(self, reason: str) -> None:
-        """Closes with 4401 and `reason`, once; nothing is sent after."""
+    async def end(self, reason: str, code: int = UNAUTHORIZED) -> None:
+        """Closes with `code` (4401 unless said) and `reason`, once; nothing
+        is sent after."""
         if not self.closing:
             self.closing = True
-            await self.close(code=UNAUTHORIZED, reason=reason)
+            await self.close(code=code, reason=reason)
 
     async def disconnect(self, code):
         self.closing = True
@@ -154,17 +163,21 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.follow(str(course_id), member, always_say=True)
 
     async def realtime_revalidate(self, message):
-        """A session of the user ended or their access changed: see revalidate."""
+        """A session of the user ended, their access changed or their
+        institution was suspended: see revalidate."""
         await self.revalidate()
 
     async def revalidate(self) -> None:
-        """Checks the socket's token again, as at connect: refused (its session
-        ended, the account is suspended, deleted or erased), the socket closes
-        with 4401 and the reason; else it follows exactly the user's courses
-        now, telling the client of each it joins or leaves."""
+        """Checks the socket again, as at connect: its institution no longer
+        served (suspended), it closes with 4403; its token refused (its
+        session ended, the account is suspended, deleted or erased), with 4401
+        and the reason; else it follows exactly the user's courses now,
+        telling the client of each it joins or leaves."""
         async with self.lock:
             if self.closing:
                 return
+            if not await self.scope["institution_check"]():
+                return await self.end(UNAVAILABLE, FORBIDDEN)
             try:
                 user_id, _, course_ids = await authenticate(self.institution, self.token)
             except TokenRefused as refused:

@@ -118,3 +118,28 @@ def test_a_session_ended_without_a_message_is_caught_by_the_periodic_recheck(
             Session.objects.all().delete()
         connection.set_schema_to_public()
         assert closed_with(client) == (4401, "The access token has been revoked.")
+
+
+def test_a_password_changed_in_the_browser_closes_the_other_sessions_sockets_at_once(server, pair):
+    """allauth's password change keeps the browser's own session and ends the
+    others (their auth hash no longer matches): a socket opened with an API
+    token of another session closes within seconds, not at the minute's
+    re-check (REALTIME_RECHECK_SECONDS stays at its default here)."""
+    from .conftest import host_client
+    from .test_browser_auth import NEW_PASSWORD, PASSWORD, sign_in
+    from .test_browser_auth import member as verified_member
+
+    alpha, _ = pair
+    user = verified_member(alpha, "changer@live.test")
+    connection.set_schema_to_public()
+    browser = host_client(host_of(alpha))
+    assert sign_in(browser, "changer@live.test").status_code == 302
+    with ws(server, host_of(alpha), token_for(alpha, user)) as client:
+        client.send(json.dumps({"type": "ping"}))
+        assert json.loads(client.recv(timeout=TIMEOUT)) == {"type": "pong"}
+        changed = browser.post(
+            "/accounts/password/change/",
+            {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
+        assert changed.status_code == 302
+        assert closed_with(client) == (4401, "The access token has been revoked.")

@@ -17,6 +17,7 @@ from tenant_apps.audit.api import AuditEventType, audit_record
 
 from .middleware import forget_mfa_enrolment
 from .models import User
+from .tokens import sessions_ended_tell
 
 
 @receiver(account_signals.user_logged_in)
@@ -68,6 +69,9 @@ def _logged_out(sender, request, user, **kwargs):
 @receiver(account_signals.password_set)
 def _password_changed(sender, request, user, **kwargs):
     audit_record(event=AuditEventType.PASSWORD_CHANGED, request=request, actor=user, target=user)
+    # The user's other sessions end (their auth hash no longer matches): so
+    # do the WebSockets opened with their tokens, now.
+    sessions_ended_tell(user.pk)
 
 
 @receiver(account_signals.password_reset)

@@ -7,7 +7,8 @@ its retry, and beat's fan-out reaches every institution."""
 
 import uuid
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from allauth.account.models import EmailAddress, EmailConfirmation
@@ -18,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from shared_apps.institutions.models import Institution
 from tenant_apps.accounts.models import Invitation, Role
 from tenant_apps.accounts.services import user_preferences_update
 from tenant_apps.accounts.tokens import api_session_open, token_pair_issue
@@ -92,20 +94,33 @@ def test_beat_names_the_job_tasks_a_worker_has():
         assert schedule[entry]["args"] == [f"tenant_apps.jobs.tasks.{task}"]
         assert f"tenant_apps.jobs.tasks.{task}" in current_app.tasks
     assert schedule["assignment-reminders"]["schedule"] == 300.0
-    monday = schedule["weekly-digest"]["schedule"]
-    assert monday.day_of_week == {1} and monday.hour == {7}
+    hourly = schedule["weekly-digest"]["schedule"]  # Monday 07:00 is each institution's own
+    assert hourly.minute == {0} and hourly.hour == set(range(24))
+    assert hourly.day_of_week == set(range(7))
 
 
 # --- the weekly digest -----------------------------------------------------------------
 
 
-def _notify(institution, user, title: str, *, age: timedelta | None = None, read=False) -> None:
+def monday_morning_after(moment, zone: str = "UTC"):
+    """The first Monday 07:30 in `zone` after `moment`: when the digest goes
+    (it is never more than 7 days away, so what happens now is of its week)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    days = (7 - local.weekday()) % 7 or 7
+    return (local + timedelta(days=days)).replace(hour=7, minute=30, second=0, microsecond=0)
+
+
+def _notify(
+    institution, user, title: str, *, before=None, age: timedelta | None = None, read=False
+) -> None:
+    """A notification now, or `age` before `before`."""
+
     def work():
         with transaction.atomic():
             (row,) = notification_send(user_ids=[user.pk], kind="announcement", title=title)
         fields = {}
         if age is not None:
-            fields["created_at"] = timezone.now() - age
+            fields["created_at"] = before - age
         if read:
             fields.update(is_read=True, read_at=timezone.now())
         if fields:
@@ -114,9 +129,14 @@ def _notify(institution, user, title: str, *, age: timedelta | None = None, read
     in_tenant(institution, work)
 
 
-def _digest_world(slug: str, mailoutbox):
-    """A course whose students are in every situation a digest can meet."""
+def _digest_world(slug: str, mailoutbox, *, zone: str = "UTC"):
+    """A course whose students are in every situation a digest can meet, in
+    an institution in `zone`, as of its next digest (returned last)."""
     institution = make_institution(slug)
+    if zone != "UTC":
+        Institution.objects.filter(pk=institution.pk).update(timezone=zone)
+        institution.timezone = zone
+    as_of = monday_morning_after(timezone.now(), zone)
     teacher = member(institution, f"prof@{slug}.test", Role.INSTRUCTOR)
     course = course_taught_by(institution, teacher)
     names = ("owing", "unread", "off", "quiet", "stale", "left")
@@ -131,7 +151,7 @@ def _digest_world(slug: str, mailoutbox):
         {
             "title": "Essay due this week",
             "points": "10",
-            "due_at": (timezone.now() + timedelta(days=3)).isoformat(),
+            "due_at": (as_of + timedelta(days=3)).isoformat(),
             "submission_type": "text",
             "is_published": True,
         },
@@ -143,7 +163,7 @@ def _digest_world(slug: str, mailoutbox):
         {
             "title": "Essay next month",
             "points": "10",
-            "due_at": (timezone.now() + timedelta(days=30)).isoformat(),
+            "due_at": (as_of + timedelta(days=30)).isoformat(),
             "submission_type": "text",
             "is_published": True,
         },
@@ -159,7 +179,7 @@ def _digest_world(slug: str, mailoutbox):
     _notify(institution, users["unread"], "Midterm moved")
     _notify(institution, users["unread"], "Read already", read=True)
     _notify(institution, users["teacher"], "A question in the forum")
-    _notify(institution, users["stale"], "Old news", age=timedelta(days=8))
+    _notify(institution, users["stale"], "Old news", before=as_of, age=timedelta(days=8))
     _notify(institution, users["quiet"], "Seen", read=True)
     in_tenant(
         institution,
@@ -170,15 +190,15 @@ def _digest_world(slug: str, mailoutbox):
         lambda: type(users["left"]).objects.filter(pk=users["left"].pk).update(is_active=False),
     )
     mailoutbox.clear()
-    return institution, users
+    return institution, users, as_of
 
 
 def test_the_weekly_digest_mails_each_member_with_news_once(
     django_db_setup, committed_db, celery_eager, mailoutbox
 ):
-    institution, users = _digest_world("digest", mailoutbox)
+    institution, users, as_of = _digest_world("digest", mailoutbox)
 
-    result = run(institution, job_tasks.weekly_digest_queue)
+    result = run(institution, job_tasks.weekly_digest_queue, as_of.isoformat())
 
     assert result == {"recipients": 3}
     by_address = {message.to[0]: message for message in mailoutbox}
@@ -197,7 +217,7 @@ def test_the_weekly_digest_mails_each_member_with_news_once(
     assert "A question in the forum" in teacher.body and "Due in the next" not in teacher.body
     assert owing.subject == "Your week at Digest University"
 
-    week = week_period(timezone.now())
+    week = week_period(as_of)
     assert [r.period for r in runs(institution, job="weekly_digest")] == [week]
     emails = runs(institution, job="weekly_digest_email")
     assert sorted(r.period for r in emails) == sorted(
@@ -206,16 +226,52 @@ def test_the_weekly_digest_mails_each_member_with_news_once(
     assert all(r.result["sent"] for r in emails)
 
     # Another beat the same week, or the task retried: nothing more.
-    assert run(institution, job_tasks.weekly_digest_queue) == {"skipped": True}
+    assert run(institution, job_tasks.weekly_digest_queue, as_of.isoformat()) == {"skipped": True}
+    later = (as_of + timedelta(hours=1)).isoformat()
+    assert run(institution, job_tasks.weekly_digest_queue, later) == {"skipped": True}
+    assert len(mailoutbox) == 3
+
+
+def test_the_digest_goes_on_monday_morning_in_the_institutions_time_zone(
+    django_db_setup, committed_db, celery_eager, mailoutbox
+):
+    """New York: at Monday 07:00 UTC it is 2 or 3 a.m. there, not yet; from
+    07:00 there it goes, once, and an hour's beat missed at 07:00 is caught
+    up later that Monday, not on Tuesday."""
+    institution, users, as_of = _digest_world("digestny", mailoutbox, zone="America/New_York")
+    assert as_of.utcoffset() in (timedelta(hours=-5), timedelta(hours=-4))
+
+    def queue_at(moment) -> dict:
+        return run(institution, job_tasks.weekly_digest_queue, moment.isoformat())
+
+    utc_monday_morning = as_of.astimezone(UTC).replace(hour=7, minute=0)
+    assert utc_monday_morning.astimezone(as_of.tzinfo).hour in (2, 3)
+    assert queue_at(utc_monday_morning) == {"not_due": True}
+    assert queue_at(as_of - timedelta(minutes=31)) == {"not_due": True}  # 06:59 there
+    assert queue_at(as_of - timedelta(days=1)) == {"not_due": True}  # Sunday
+    assert mailoutbox == [] and runs(institution) == []
+
+    caught_up = as_of + timedelta(hours=3)  # 10:30 there: the 07:00 beat was missed
+    assert queue_at(caught_up) == {"recipients": 3}
+    assert sorted(m.to[0] for m in mailoutbox) == sorted(
+        users[n].email for n in ("owing", "unread", "teacher")
+    )
+    assert [r.period for r in runs(institution, job="weekly_digest")] == [
+        week_period(as_of, as_of.tzinfo)
+    ]
+    assert queue_at(caught_up + timedelta(hours=1)) == {"skipped": True}
+    assert queue_at(as_of + timedelta(days=1)) == {"not_due": True}  # Tuesday
     assert len(mailoutbox) == 3
 
 
 def test_two_digest_runs_at_once_send_each_email_once(
     django_db_setup, committed_db, celery_eager, mailoutbox
 ):
-    institution, users = _digest_world("digestrace", mailoutbox)
+    institution, users, as_of = _digest_world("digestrace", mailoutbox)
 
-    results = at_once([lambda: run(institution, job_tasks.weekly_digest_queue)] * 3)
+    results = at_once(
+        [lambda: run(institution, job_tasks.weekly_digest_queue, as_of.isoformat())] * 3
+    )
 
     assert sorted(results, key=str) == sorted(
         [{"recipients": 3}, {"skipped": True}, {"skipped": True}], key=str
@@ -226,11 +282,9 @@ def test_two_digest_runs_at_once_send_each_email_once(
 
     # The same member's email task twice at once (a redelivered message).
     mailoutbox.clear()
-    week, as_of = "2000-W01", timezone.now().isoformat()
-    user_id = str(users["owing"].pk)
-    sent = at_once(
-        [lambda: run(institution, job_tasks.weekly_digest_email_send, user_id, week, as_of)] * 3
-    )
+    week, user_id = "2000-W01", str(users["owing"].pk)
+    args = (user_id, week, as_of.isoformat())
+    sent = at_once([lambda: run(institution, job_tasks.weekly_digest_email_send, *args)] * 3)
     assert sorted(sent) == [False, False, True]
     assert [m.to for m in mailoutbox] == [[users["owing"].email]]
 
@@ -238,36 +292,35 @@ def test_two_digest_runs_at_once_send_each_email_once(
 def test_a_crashed_digest_is_sent_by_the_retry(
     django_db_setup, committed_db, celery_eager, mailoutbox
 ):
-    institution, users = _digest_world("digestcrash", mailoutbox)
+    institution, users, as_of = _digest_world("digestcrash", mailoutbox)
 
     with crashing_after_the_claim(institution), pytest.raises(Exception, match="crashed"):
-        run(institution, job_tasks.weekly_digest_queue)
+        run(institution, job_tasks.weekly_digest_queue, as_of.isoformat())
     assert mailoutbox == [] and runs(institution) == []
 
-    assert run(institution, job_tasks.weekly_digest_queue) == {"recipients": 3}
+    assert run(institution, job_tasks.weekly_digest_queue, as_of.isoformat()) == {"recipients": 3}
     assert len(mailoutbox) == 3
 
     # One email task dying before its commit: the retry sends it, once.
     mailoutbox.clear()
-    week, as_of = "2000-W02", timezone.now().isoformat()
-    user_id = str(users["unread"].pk)
+    args = (str(users["unread"].pk), "2000-W02", as_of.isoformat())
     with crashing_after_the_claim(institution), pytest.raises(Exception, match="crashed"):
-        run(institution, job_tasks.weekly_digest_email_send, user_id, week, as_of)
+        run(institution, job_tasks.weekly_digest_email_send, *args)
     assert mailoutbox == []
-    assert run(institution, job_tasks.weekly_digest_email_send, user_id, week, as_of) is True
-    assert run(institution, job_tasks.weekly_digest_email_send, user_id, week, as_of) is False
+    assert run(institution, job_tasks.weekly_digest_email_send, *args) is True
+    assert run(institution, job_tasks.weekly_digest_email_send, *args) is False
     assert [m.to for m in mailoutbox] == [[users["unread"].email]]
 
 
 def test_a_member_who_turned_the_digest_off_meanwhile_gets_none(
     django_db_setup, committed_db, celery_eager, mailoutbox
 ):
-    institution, users = _digest_world("digestoff", mailoutbox)
+    institution, users, as_of = _digest_world("digestoff", mailoutbox)
     in_tenant(
         institution,
         lambda: user_preferences_update(user=users["owing"], email_notifications={"digest": False}),
     )
-    args = (str(users["owing"].pk), "2000-W03", timezone.now().isoformat())
+    args = (str(users["owing"].pk), "2000-W03", as_of.isoformat())
     assert run(institution, job_tasks.weekly_digest_email_send, *args) is False
     assert mailoutbox == []
 

@@ -274,11 +274,12 @@ CELERY_BEAT_SCHEDULE = {
         "args": ["tenant_apps.jobs.tasks.assignment_reminders_send"],
         "schedule": 300.0,
     },
-    # The weekly digest email, Monday morning (UTC).
+    # The weekly digest email: hourly, it sends once it is Monday 07:00 in
+    # each institution's own time zone (tenant_apps/jobs/digest.py).
     "weekly-digest": {
         "task": "shared_apps.institutions.tasks.for_each_institution",
         "args": ["tenant_apps.jobs.tasks.weekly_digest_queue"],
-        "schedule": crontab(day_of_week="mon", hour=7, minute=0),
+        "schedule": crontab(minute=0),
     },
     # Expired sessions (API tokens), confirmation keys, idempotency keys.
     "expired-tokens-purge": {

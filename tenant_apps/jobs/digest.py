@@ -1,8 +1,12 @@
 """The weekly digest: one email per member, Monday morning, with their unread
 notifications of the past week and what they have due in the next one.
 
-Beat runs `weekly_digest_queue` once a week in each institution. It claims the
-ISO week (job "weekly_digest", period "2026-W48") and, once that commits,
+Monday morning is the institution's: 07:00 in its time zone, so an
+institution in New York does not get it at 2 a.m. Beat runs
+`weekly_digest_queue` every hour in each institution; it does nothing until
+it is Monday, 07:00 or later, there (a beat down at 07:00 is caught up
+later that Monday, not on Tuesday). Then it claims the institution's ISO
+week (job "weekly_digest", period "2026-W48") and, once that commits,
 queues one email task per member with something to say. Each email task
 claims its own period (job "weekly_digest_email", period "2026-W48:<user
 id>") in the transaction that renders and sends the email, so a duplicated
@@ -41,6 +45,7 @@ logger = structlog.get_logger(__name__)
 
 WEEK = timedelta(days=7)
 NOTIFICATIONS_LISTED = 20
+MONDAY, SEND_HOUR = 0, 7  # the institution's local weekday and hour
 
 
 def _members_wanting_digest():
@@ -74,12 +79,17 @@ def digest_recipients(*, as_of: datetime) -> list:
 
 
 def weekly_digest_queue(*, now: datetime | None = None) -> dict:
-    """This week's digest in this institution: claimed once, then one email
-    task per recipient queued after the commit."""
+    """This week's digest in this institution, once it is Monday morning
+    there: claimed once, then one email task per recipient queued after the
+    commit."""
     from .tasks import weekly_digest_email_send
 
     now = now or timezone.now()
-    job, week = "weekly_digest", week_period(now)
+    zone = institution_timezone()
+    local = now.astimezone(zone)
+    if local.weekday() != MONDAY or local.hour < SEND_HOUR:
+        return {"not_due": True}
+    job, week = "weekly_digest", week_period(now, zone)
     with transaction.atomic():
         if not job_period_claim(job=job, period=week):
             return {"skipped": True}

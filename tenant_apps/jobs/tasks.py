@@ -6,6 +6,7 @@ from smtplib import SMTPException
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils.dateparse import parse_datetime
 
 from . import digest, housekeeping, reminders
 
@@ -19,9 +20,10 @@ def assignment_reminders_send() -> dict:
 
 
 @shared_task(acks_late=True, autoretry_for=DATABASE_HICCUPS, max_retries=3)
-def weekly_digest_queue() -> dict:
-    """Monday morning: this week's digest, one email task per recipient."""
-    return digest.weekly_digest_queue()
+def weekly_digest_queue(now: str | None = None) -> dict:
+    """Hourly: on Monday morning in the institution's time zone, this week's
+    digest, one email task per recipient. `now` (ISO 8601) replays a moment."""
+    return digest.weekly_digest_queue(now=parse_datetime(now) if now else None)
 
 
 @shared_task(

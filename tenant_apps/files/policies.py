@@ -12,7 +12,15 @@ app's CourseAccess; nothing else decides.
   course's teaching staff; students may keep private files in a course (for
   example, for a later submission). Outside a course, `public` is for
   instructors and admins; `course` needs a course.
+- Grants: another app may let people read a live file these rules refuse
+  them (messaging: a message's readers its attachments) by registering
+  `grant(user, file) -> bool` from its ready() (`file_read_grant_register`);
+  the files app never imports those apps. A grant is asked only after the
+  rules above said no, for an active member and a live file, and costs at
+  most one indexed query. Grants only ever add readers: delete is unchanged.
 """
+
+from collections.abc import Callable
 
 from django.utils import timezone
 
@@ -36,9 +44,27 @@ def _course_access(user, file: StoredFile) -> CourseAccess | None:
     return course_access(user, course)
 
 
+FileReadGrant = Callable[[object, StoredFile], bool]
+_read_grants: list[FileReadGrant] = []
+
+
+def file_read_grant_register(grant: FileReadGrant) -> None:
+    """Called from another app's AppConfig.ready(): `grant(user, file)` says
+    whether `user` (an active member) may read `file` (live) although the
+    files app's own rules refuse it. At most one indexed query; registering
+    the same grant again does nothing."""
+    if grant not in _read_grants:
+        _read_grants.append(grant)
+
+
 def can_read_file(user, file: StoredFile) -> bool:
     if not is_active_member(user) or not is_live(file):
         return False
+    return _readable_by_level(user, file) or any(grant(user, file) for grant in _read_grants)
+
+
+def _readable_by_level(user, file: StoredFile) -> bool:
+    """The files app's own rules (see the module's docstring)."""
     if file.uploader_id == user.id or user.role == Role.ADMIN:
         return True
     if file.access_level == AccessLevel.PUBLIC:

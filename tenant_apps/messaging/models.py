@@ -5,8 +5,11 @@ A message's `content` is plain text, stored trimmed and never rendered by the
 server; clients must escape it (it carries no HTML, unlike discussions).
 
 A participant who leaves keeps their row with `left_at`: they still see the
-conversation as it was when they left, and nothing after. Unread counts compare
-a message's `created_at` with the participant's `last_read_at`.
+conversation as it was when they left, and nothing after. A message's
+attachments are files its sender uploaded; whoever may read the message may
+read them, and nobody else gains access (policies.can_read_attached_file).
+Unread counts compare a message's `created_at` with the participant's
+`last_read_at`.
 """
 
 import uuid
@@ -16,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 
 MAX_CONTENT_LENGTH = 10_000
+MAX_ATTACHMENTS = 10
 DELETED_PLACEHOLDER = "This message was deleted."
 
 
@@ -119,6 +123,13 @@ class Message(models.Model):
         related_name="messages_sent",
     )
     content = models.TextField(help_text="Plain text; emptied when the message is deleted.")
+    attachments = models.ManyToManyField(
+        "files.StoredFile",
+        blank=True,
+        related_name="messages",
+        help_text="Files the sender uploaded, fixed when it is sent; forgotten when it is "
+        "deleted. Its readers may read them (the files app's read grant).",
+    )
     is_edited = models.BooleanField(default=False)
     edited_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

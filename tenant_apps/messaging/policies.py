@@ -7,13 +7,18 @@ of one live, published course: a student holding a seat, an enrolled TA or
 grader, or its instructor), unless the institution's messaging policy lets
 students message anyone. Replies in an existing conversation are not checked
 again: a conversation, once legitimately started, may go on.
+
+Attachments: whoever may read a message may read its attached files (through
+the files API; registered with the files app as a read grant), and nobody
+else gains anything: not after the message is deleted, nor a leaver for
+messages sent after they left.
 """
 
 from tenant_apps.accounts.api import Role, is_active_member
 from tenant_apps.courses.api import CourseAccess
 
 from .models import Conversation, ConversationType, Message, MessagingPolicy
-from .selectors import course_mates_among
+from .selectors import course_mates_among, file_readable_through_messages
 
 UNRESTRICTED_ROLES = (Role.ADMIN, Role.INSTRUCTOR, Role.TA)
 
@@ -68,3 +73,10 @@ def can_delete_message(user, message: Message) -> bool:
     """Only its sender, also after leaving the conversation: one may always
     take back what one said."""
     return is_active_member(user) and message.sender_id == user.pk
+
+
+def can_read_attached_file(user, file) -> bool:
+    """The files app's read grant (MessagingConfig.ready): `file` is attached
+    to a live message `user` may read. The files app has already checked that
+    the user is an active member and the file is live."""
+    return file_readable_through_messages(user, file)

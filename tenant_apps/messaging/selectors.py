@@ -1,6 +1,8 @@
 """Reads of messaging: the caller's conversations with their unread counts
 and last messages (one query for the page, one for its last messages, one for
-its participants), a conversation's messages, and who shares a course with whom.
+their attachments, one for its participants), a conversation's messages (with
+their attachments in one more query), who shares a course with whom, and who
+may read a file through a message.
 
 Unread: messages of others, not deleted, created after the participant's
 `last_read_at` (all of them while it is empty). Leaving marks everything read,
@@ -25,6 +27,7 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, Least
 
@@ -37,6 +40,7 @@ from tenant_apps.courses.api import (
     EnrollmentStatus,
     seat_holder,
 )
+from tenant_apps.files.api import StoredFile, live_files
 
 from .models import (
     Conversation,
@@ -181,6 +185,18 @@ def conversations_for(user) -> QuerySet[Conversation]:
     )
 
 
+def _live_attachments() -> Prefetch:
+    """A message's attachments still live (not deleted by their uploader,
+    not past an expiry they set), oldest upload first."""
+    return Prefetch("attachments", queryset=live_files().order_by("created_at", "id"))
+
+
+def messages_attach_files(messages) -> None:
+    """Prefetches the attachments of messages fetched without them (one
+    query), as conversation_messages does for its own."""
+    prefetch_related_objects(list(messages), _live_attachments())
+
+
 def conversations_attach_last_messages(conversations) -> None:
     """Sets `last_message` on each (None without one), in one query."""
     ids = [c.last_message_id for c in conversations if c.last_message_id]
@@ -194,7 +210,10 @@ def conversations_attach_last_messages(conversations) -> None:
         {
             m.pk: m
             for m in _as_seen_until(
-                Message.objects.filter(pk__in=ids).select_related("sender"), left_at
+                Message.objects.filter(pk__in=ids)
+                .select_related("sender")
+                .prefetch_related(_live_attachments()),
+                left_at,
             )
         }
         if ids
@@ -249,7 +268,11 @@ def conversation_messages(conversation: Conversation) -> QuerySet[Message]:
     """The messages the caller sees (`conversation` as conversation_for gives
     it): all of them, or, for someone who left, those sent up to then, as they
     were then (a later edit is not shown); newest first."""
-    messages = Message.objects.filter(conversation=conversation).select_related("sender")
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("sender")
+        .prefetch_related(_live_attachments())
+    )
     if conversation.my_left_at is not None:
         messages = _as_seen_until(
             messages.filter(created_at__lte=conversation.my_left_at),
@@ -284,19 +307,42 @@ def message_for(user, message_id) -> tuple[Conversation, Message] | None:
     return conversation, message
 
 
+def file_readable_through_messages(user, file: StoredFile) -> bool:
+    """`file` is attached to a message that is not deleted and that `user`
+    may read: they are in its conversation, or left it after the message was
+    sent (conversation_messages shows a leaver those). One query, on the
+    attachment table's file index and the participants' (conversation, user)
+    key."""
+    readable = ConversationParticipant.objects.filter(
+        Q(left_at__isnull=True) | Q(left_at__gte=OuterRef("created_at")),
+        conversation=OuterRef("conversation"),
+        user=user.pk,
+    )
+    return (
+        Message.objects.filter(attachments=file.pk, deleted_at__isnull=True)
+        .filter(Exists(readable))
+        .exists()
+    )
+
+
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
 def user_messaging_data(user) -> dict:
     """The user's data export: the conversations they are in (or left) and
-    the messages they sent. Others' messages are theirs, not the user's."""
+    the messages they sent, with their attachments' ids and names (deleted
+    messages hold none). Others' messages are theirs, not the user's."""
     memberships = (
         ConversationParticipant.objects.filter(user=user)
         .select_related("conversation")
         .order_by("joined_at", "id")
     )
-    sent = Message.objects.filter(sender=user).order_by("created_at", "id")
+    sent = (
+        Message.objects.filter(sender=user)
+        .prefetch_related(Prefetch("attachments", queryset=StoredFile.objects.order_by("pk")))
+        .order_by("created_at", "id")
+    )
     return {
         "conversations": [
             {
@@ -319,6 +365,10 @@ def user_messaging_data(user) -> dict:
                 "created_at": _iso(m.created_at),
                 "edited_at": _iso(m.edited_at),
                 "deleted_at": _iso(m.deleted_at),
+                # Their own uploads: the files section exports them as files/<id>/<name>.
+                "attachments": [
+                    {"id": str(f.pk), "original_name": f.original_name} for f in m.attachments.all()
+                ],
             }
             for m in sent
         ],

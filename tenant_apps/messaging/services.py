@@ -7,7 +7,14 @@ until they have read the conversation after the last one), inside the
 write's transaction; WebSocket events go out after the commit to every active
 participant, the sender's own other tabs and devices included (clients drop
 events for message ids they already have).
+
+Attachments are files the sender uploaded, checked and linked when the
+message is sent, and fixed from then on; attaching changes nothing of the
+file (its course, level and expiry stay as the uploader set them). Deleting
+the message, or erasing its sender, forgets its attachments with its text.
 """
+
+import uuid
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -18,6 +25,7 @@ from rest_framework import status
 from conceptspro.api import ApplicationError
 from tenant_apps.audit.api import AuditEventType, audit_record
 from tenant_apps.courses.api import Course
+from tenant_apps.files.api import StoredFile, live_files
 from tenant_apps.notifications.api import (
     NotificationKind,
     notification_naming,
@@ -27,6 +35,7 @@ from tenant_apps.notifications.api import (
 
 from .models import (
     DELETED_PLACEHOLDER,
+    MAX_ATTACHMENTS,
     MAX_CONTENT_LENGTH,
     Conversation,
     ConversationParticipant,
@@ -58,6 +67,42 @@ def _content_clean(content: str) -> str:
     return content
 
 
+def _attachments_resolve(*, sender, attachment_ids) -> list[StoredFile]:
+    """The files named, in the order asked (a repeated id is one attachment):
+    each must be live and uploaded by `sender` (in any course or none, at any
+    level). Otherwise 400 `invalid_attachment` naming the ids, as the files
+    app's files_for_attachment does. The rows stay locked until the message
+    is committed, so none is deleted halfway."""
+    wanted: list[str] = []
+    invalid: list[str] = []
+    for raw in attachment_ids:
+        try:
+            file_id = str(uuid.UUID(str(raw)))
+        except (ValueError, TypeError, AttributeError):
+            invalid.append(str(raw))
+            continue
+        if file_id not in wanted:
+            wanted.append(file_id)
+    if len(wanted) + len(invalid) > MAX_ATTACHMENTS:
+        raise ApplicationError(
+            f"A message may carry at most {MAX_ATTACHMENTS} files.",
+            code="invalid",
+            fields={"attachment_ids": [f"At most {MAX_ATTACHMENTS} files."]},
+        )
+    found = {
+        str(f.pk): f
+        for f in live_files().select_for_update().filter(pk__in=wanted, uploader=sender)
+    }
+    invalid += [file_id for file_id in wanted if file_id not in found]
+    if invalid:
+        raise ApplicationError(
+            "Some attachments are not files you uploaded.",
+            code="invalid_attachment",
+            fields={"attachment_ids": [f"Not an attachable file: {i}." for i in invalid]},
+        )
+    return [found[file_id] for file_id in wanted]
+
+
 def _active_participant_ids(conversation_id) -> list:
     return list(
         ConversationParticipant.objects.filter(
@@ -86,9 +131,10 @@ def _direct_key(a, b) -> str:
 
 
 @transaction.atomic
-def conversation_direct_open(*, creator, other, message: str | None = None):
+def conversation_direct_open(*, creator, other, message: str | None = None, attachment_ids=()):
     """The direct conversation of these two people: the existing one, or a new
-    one. Returns (conversation, created). With `message`, posts it."""
+    one. Returns (conversation, created). With `message`, posts it (with
+    `attachment_ids`, as message_send)."""
     key = _direct_key(creator.pk, other.pk)
     conversation = Conversation.objects.filter(direct_key=key).first()
     created = False
@@ -110,13 +156,23 @@ def conversation_direct_open(*, creator, other, message: str | None = None):
                 conversation=conversation, user=user, defaults={"joined_at": now}
             )
     if message is not None:
-        message_send(conversation=conversation, sender=creator, content=message)
+        message_send(
+            conversation=conversation,
+            sender=creator,
+            content=message,
+            attachment_ids=attachment_ids,
+        )
     return conversation, created
 
 
 @transaction.atomic
 def conversation_group_create(
-    *, creator, participants: list, title: str = "", message: str | None = None
+    *,
+    creator,
+    participants: list,
+    title: str = "",
+    message: str | None = None,
+    attachment_ids=(),
 ) -> Conversation:
     conversation = Conversation.objects.create(
         conversation_type=ConversationType.GROUP, title=title.strip(), created_by=creator
@@ -125,13 +181,23 @@ def conversation_group_create(
         conversation, [creator.pk, *(u.pk for u in participants)], now=timezone.now()
     )
     if message is not None:
-        message_send(conversation=conversation, sender=creator, content=message)
+        message_send(
+            conversation=conversation,
+            sender=creator,
+            content=message,
+            attachment_ids=attachment_ids,
+        )
     return conversation
 
 
 @transaction.atomic
 def conversation_course_create(
-    *, creator, course: Course, title: str = "", message: str | None = None
+    *,
+    creator,
+    course: Course,
+    title: str = "",
+    message: str | None = None,
+    attachment_ids=(),
 ) -> Conversation:
     """A conversation with the course's current members (see
     selectors.course_member_ids) and its creator. Later members are not added."""
@@ -144,7 +210,12 @@ def conversation_course_create(
     members = course_member_ids(course) - {creator.pk}
     _participants_create(conversation, [creator.pk, *members], now=timezone.now())
     if message is not None:
-        message_send(conversation=conversation, sender=creator, content=message)
+        message_send(
+            conversation=conversation,
+            sender=creator,
+            content=message,
+            attachment_ids=attachment_ids,
+        )
     return conversation
 
 
@@ -287,8 +358,10 @@ def _notify(conversation: Conversation, message: Message) -> None:
 
 
 @transaction.atomic
-def message_send(*, conversation: Conversation, sender, content: str) -> Message:
-    """Posts a message; the sender has read everything up to it."""
+def message_send(*, conversation: Conversation, sender, content: str, attachment_ids=()) -> Message:
+    """Posts a message, with the files `attachment_ids` names (see
+    _attachments_resolve: the sender's own live uploads, at most
+    MAX_ATTACHMENTS); the sender has read everything up to it."""
     content = _content_clean(content)
     in_it = ConversationParticipant.objects.filter(
         conversation=conversation, user=sender, left_at__isnull=True
@@ -297,7 +370,10 @@ def message_send(*, conversation: Conversation, sender, content: str) -> Message
         raise ApplicationError(
             "You are no longer in this conversation.", code="not_a_participant", status=403
         )
+    files = _attachments_resolve(sender=sender, attachment_ids=attachment_ids)
     message = Message.objects.create(conversation=conversation, sender=sender, content=content)
+    if files:
+        message.attachments.add(*files)
     created = message.created_at
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=Greatest(Coalesce(F("last_message_at"), created), created),
@@ -368,14 +444,17 @@ def message_edit(*, message: Message, content: str) -> Message:
 
 @transaction.atomic
 def message_delete(*, message: Message) -> None:
-    """A soft delete that forgets the text: the message stays in its place as
-    "This message was deleted." for everyone. Deleting it again does nothing."""
+    """A soft delete that forgets the text and the attachments (the files
+    stay their uploader's, readable by whom the files app's own rules allow):
+    the message stays in its place as "This message was deleted." for
+    everyone. Deleting it again does nothing."""
     message = _message_locked(message)
     if message.deleted_at is not None:
         return
     message.content = ""
     message.deleted_at = timezone.now()
     message.save(update_fields=["content", "deleted_at", "updated_at"])
+    message.attachments.clear()
     MessageRevision.objects.filter(message=message).delete()
     _realtime_after_commit(
         message.conversation_id,
@@ -419,15 +498,17 @@ def messaging_policy_update(*, actor, request=None, **changes) -> MessagingPolic
 
 @transaction.atomic
 def user_messages_erase(user, *, keep_academic_records: bool = True) -> None:
-    """The privacy erasure: the text of every message the user sent is
-    forgotten (each stays as a deleted placeholder, so others' conversations
-    keep their shape) and the user leaves every conversation. Messages are not
-    academic records, so `keep_academic_records` keeps none of them."""
+    """The privacy erasure: the text and the attachments of every message the
+    user sent are forgotten (each stays as a deleted placeholder, so others'
+    conversations keep their shape) and the user leaves every conversation.
+    Messages are not academic records, so `keep_academic_records` keeps none
+    of them."""
     now = timezone.now()
     Message.objects.filter(sender=user, deleted_at__isnull=True).update(
         content="", deleted_at=now, updated_at=now
     )
     Message.objects.filter(sender=user).exclude(content="").update(content="", updated_at=now)
     MessageRevision.objects.filter(message__sender=user).delete()
+    Message.attachments.through.objects.filter(message__sender=user).delete()
     ConversationParticipant.objects.filter(user=user).delete()
     Conversation.objects.filter(created_by=user).update(created_by=None)

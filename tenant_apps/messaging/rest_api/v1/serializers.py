@@ -5,8 +5,10 @@ from rest_framework import serializers
 
 from conceptspro.api import KnownKeysSerializer
 from tenant_apps.accounts.api import PersonOutput
+from tenant_apps.files.api import FileAttachmentOutput, file_download_path, file_output
 from tenant_apps.messaging.models import (
     DELETED_PLACEHOLDER,
+    MAX_ATTACHMENTS,
     MAX_CONTENT_LENGTH,
     ConversationType,
 )
@@ -20,9 +22,25 @@ CONTENT_HELP = (
 )
 
 
+ATTACHMENTS_HELP = (
+    f"Ids of files you uploaded (POST /files/upload/), at most {MAX_ATTACHMENTS}; a repeated "
+    "id is one attachment. Any of your live files, in a course or not, at any level: "
+    "attaching changes nothing of the file, and the message's readers may then read it "
+    "through /files/{id}/. Someone else's file or an unknown id: 400 `invalid_attachment`. "
+    "Attachments are fixed once the message is sent."
+)
+
+
 def _content_field(**kwargs) -> serializers.CharField:
     kwargs.setdefault("help_text", CONTENT_HELP)
     return serializers.CharField(max_length=MAX_CONTENT_LENGTH, trim_whitespace=True, **kwargs)
+
+
+def _attachment_ids_field(**kwargs) -> serializers.ListField:
+    kwargs.setdefault("help_text", ATTACHMENTS_HELP)
+    return serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=MAX_ATTACHMENTS, **kwargs
+    )
 
 
 class ConversationInput(KnownKeysSerializer):
@@ -45,11 +63,16 @@ class ConversationInput(KnownKeysSerializer):
     message = _content_field(
         required=False, help_text="A first message, posted with the conversation. " + CONTENT_HELP
     )
+    attachment_ids = _attachment_ids_field(
+        help_text="The first message's attachments (only with `message`). " + ATTACHMENTS_HELP
+    )
 
     def validate(self, data):
         kind = data["conversation_type"]
         ids = list(dict.fromkeys(data.get("participant_ids") or []))
         errors = {}
+        if data.get("attachment_ids") and "message" not in data:
+            errors["attachment_ids"] = ["Attachments go with a first `message`."]
         if kind == ConversationType.COURSE:
             if "course_id" not in data:
                 errors["course_id"] = ["Required for a course conversation."]
@@ -85,7 +108,40 @@ class ParticipantsAddInput(KnownKeysSerializer):
 
 
 class MessageInput(KnownKeysSerializer):
+    """A new message: its text and, optionally, files you uploaded."""
+
     content = _content_field()
+    attachment_ids = _attachment_ids_field()
+
+
+class MessageEditInput(KnownKeysSerializer):
+    """An edit changes the text only: attachments are fixed when a message is
+    sent (sending `attachment_ids` is refused, never ignored). To change
+    them, delete the message and send another."""
+
+    content = _content_field()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "attachment_ids" in data:
+            raise serializers.ValidationError(
+                {
+                    "attachment_ids": [
+                        "Attachments are fixed when a message is sent; delete it and send "
+                        "another to change them."
+                    ]
+                }
+            )
+        return super().to_internal_value(data)
+
+
+class MessageAttachmentOutput(FileAttachmentOutput):
+    """An attached file (as the files app describes it) and where its
+    readers download it."""
+
+    download_path = serializers.CharField(
+        help_text="GET it (with your token) for a redirect to a short-lived signed URL: "
+        "/api/v1/files/{id}/download/."
+    )
 
 
 class MessageOutput(serializers.Serializer):
@@ -93,7 +149,10 @@ class MessageOutput(serializers.Serializer):
     `content` is the placeholder "This message was deleted." (its text is gone).
     `sender` is null once the sender's account is gone. For someone who left
     the conversation, a message edited since is shown as it was when they
-    left (`content`, `is_edited`, `edited_at` as then)."""
+    left (`content`, `is_edited`, `edited_at` as then). `attachments`: the
+    files sent with it that are still live (one its uploader deleted, or one
+    past the expiry they set, is gone), oldest upload first; fixed when it was
+    sent, none once it is deleted. Its readers may read them at /files/{id}/."""
 
     id = serializers.UUIDField()
     conversation_id = serializers.UUIDField()
@@ -102,6 +161,7 @@ class MessageOutput(serializers.Serializer):
     is_edited = serializers.SerializerMethodField()
     edited_at = serializers.SerializerMethodField()
     is_deleted = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -127,6 +187,16 @@ class MessageOutput(serializers.Serializer):
 
     def get_is_deleted(self, message) -> bool:
         return message.deleted_at is not None
+
+    @extend_schema_field(MessageAttachmentOutput(many=True))
+    def get_attachments(self, message) -> list[dict]:
+        # Prefetched by the selectors (selectors.messages_attach_files).
+        if message.deleted_at:
+            return []
+        return [
+            {**file_output(f), "download_path": file_download_path(f)}
+            for f in message.attachments.all()
+        ]
 
 
 class ParticipantOutput(serializers.Serializer):

@@ -34,6 +34,7 @@ from .serializers import (
     ConversationOpenedOutput,
     ConversationOutput,
     ConversationUpdateInput,
+    MessageEditInput,
     MessageInput,
     MessageOutput,
     MessagingPolicyInput,
@@ -174,7 +175,9 @@ class ConversationListView(GenericAPIView):
     naming them in `user_ids`). `course`: the course's teaching staff (admins,
     its instructor, TAs, graders); it goes to the course's current members.
     A direct conversation that exists already is answered (200, `created`
-    false) instead of a new one (201). Accepts `Idempotency-Key`."""
+    false) instead of a new one (201). A first `message` may carry
+    `attachment_ids` (as POST /conversations/{id}/messages/). Accepts
+    `Idempotency-Key`."""
 
     permission_classes = [IsActiveMember]
     serializer_class = ConversationOutput
@@ -196,7 +199,8 @@ class ConversationListView(GenericAPIView):
             201: ConversationOpenedOutput,
             400: OpenApiResponse(
                 description="Invalid fields; `unknown_recipients`: ids that name no active "
-                "member; `no_recipients`: the course has no other members."
+                "member; `no_recipients`: the course has no other members; "
+                "`invalid_attachment`: files that are not the caller's live uploads."
             ),
             403: OpenApiResponse(
                 description="`recipient_not_reachable` (error.user_ids names them), or not "
@@ -210,6 +214,7 @@ class ConversationListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         kind, message = fields["conversation_type"], fields.get("message")
+        attachment_ids = fields.get("attachment_ids", [])
         created = True
         if kind == ConversationType.COURSE:
             access = course_access_or_404(request.user, fields["course_id"])
@@ -222,12 +227,16 @@ class ConversationListView(GenericAPIView):
                 course=access.course,
                 title=fields.get("title", ""),
                 message=message,
+                attachment_ids=attachment_ids,
             )
         else:
             recipients = _recipients(request.user, fields["participant_ids"])
             if kind == ConversationType.DIRECT:
                 conversation, created = services.conversation_direct_open(
-                    creator=request.user, other=recipients[0], message=message
+                    creator=request.user,
+                    other=recipients[0],
+                    message=message,
+                    attachment_ids=attachment_ids,
                 )
             else:
                 conversation = services.conversation_group_create(
@@ -235,6 +244,7 @@ class ConversationListView(GenericAPIView):
                     participants=recipients,
                     title=fields.get("title", ""),
                     message=message,
+                    attachment_ids=attachment_ids,
                 )
         return Response(
             _output(request, conversation.pk, ConversationOpenedOutput, created=created),
@@ -353,7 +363,11 @@ class ConversationMessagesView(GenericAPIView):
     (by sending time; `before` pages back steadily while messages arrive).
     POST: send one. Its current participants (403 `not_a_participant` after
     leaving). Notifies the others and pushes a `message` WebSocket event.
-    Content is plain text that clients must escape. Accepts `Idempotency-Key`."""
+    Content is plain text that clients must escape. `attachment_ids` (at most
+    10): files the sender uploaded, live; anything else is 400
+    `invalid_attachment` naming the ids, and nothing is sent. The message's
+    readers may then read them through /files/{id}/ (the file's own level
+    and course do not change). Accepts `Idempotency-Key`."""
 
     permission_classes = [IsActiveMember]
     serializer_class = MessageOutput
@@ -368,7 +382,16 @@ class ConversationMessagesView(GenericAPIView):
         )
         return self.get_paginated_response(MessageOutput(page, many=True).data)
 
-    @extend_schema(request=MessageInput, responses={201: MessageOutput})
+    @extend_schema(
+        request=MessageInput,
+        responses={
+            201: MessageOutput,
+            400: OpenApiResponse(
+                description="Invalid fields; `invalid_attachment`: files that are not the "
+                "caller's live uploads (`fields.attachment_ids` names them)."
+            ),
+        },
+    )
     @idempotent
     def post(self, request, pk):
         conversation = _visible(request, pk)
@@ -381,8 +404,12 @@ class ConversationMessagesView(GenericAPIView):
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = services.message_send(
-            conversation=conversation, sender=request.user, content=data.validated_data["content"]
+            conversation=conversation,
+            sender=request.user,
+            content=data.validated_data["content"],
+            attachment_ids=data.validated_data.get("attachment_ids", []),
         )
+        selectors.messages_attach_files([message])
         return Response(
             MessageOutput(message).data,
             status=status.HTTP_201_CREATED,
@@ -418,10 +445,12 @@ class MessageDetailView(APIView):
     to when they left).
     PATCH: change its `content`. Its sender only, while in the conversation
     (403 for anyone else; 409 `message_deleted` once deleted); it is marked
-    edited.
+    edited. Attachments are fixed when a message is sent: PATCH keeps them,
+    and `attachment_ids` in it is refused (400).
     DELETE: its sender only (also after leaving; 403 for anyone else); a soft
     delete that forgets the text and leaves the placeholder "This message was
-    deleted.". Deleting it again does nothing."""
+    deleted." and no attachments (the message's readers lose their access to
+    them). Deleting it again does nothing."""
 
     permission_classes = [IsActiveMember]
 
@@ -437,7 +466,7 @@ class MessageDetailView(APIView):
         return Response(MessageOutput(message).data)
 
     @extend_schema(
-        request=MessageInput,
+        request=MessageEditInput,
         responses={
             200: MessageOutput,
             409: OpenApiResponse(description="`message_deleted`: it was deleted."),
@@ -447,7 +476,7 @@ class MessageDetailView(APIView):
         conversation, message = self._visible(request, pk)
         if not policies.can_edit_message(request.user, message, conversation):
             raise PermissionDenied("Only its sender, while in the conversation, may edit it.")
-        data = MessageInput(data=request.data)
+        data = MessageEditInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.message_edit(message=message, content=data.validated_data["content"])
         _, message = self._visible(request, pk)

@@ -9,7 +9,12 @@ from .models import AccessLevel, StoredFile
 from .policies import file_read_grant_register
 from .rest_api.v1.serializers import FileAttachmentOutput
 from .selectors import live_files
-from .services import ACCEPTED_EXTENSIONS, files_for_attachment, files_for_submission
+from .services import (
+    ACCEPTED_EXTENSIONS,
+    file_ids_in_order,
+    files_for_attachment,
+    files_for_submission,
+)
 
 
 def file_output(file: StoredFile) -> dict:
@@ -38,6 +43,7 @@ __all__ = [
     "StoredFile",
     "file_download_path",
     "file_download_url",
+    "file_ids_in_order",
     "file_output",
     "file_read_grant_register",
     "files_for_attachment",

@@ -194,8 +194,7 @@ def file_download_count(*, file: StoredFile) -> None:
     StoredFile.objects.filter(pk=file.pk).update(download_count=F("download_count") + 1)
 
 
-@transaction.atomic
-def _ids_in_order(file_ids) -> tuple[list[str], list[str]]:
+def file_ids_in_order(file_ids) -> tuple[list[str], list[str]]:
     """The distinct file ids asked for, in order, and what was not an id."""
     wanted: list[str] = []
     invalid: list[str] = []
@@ -216,7 +215,7 @@ def files_for_attachment(*, user, file_ids: list, course) -> list[StoredFile]:
     and readable by them; none in another course. Attaching shares: a file in
     no course joins `course`, and a private one becomes level `course`.
     Otherwise 400 `invalid_attachment` naming the ids."""
-    wanted, invalid = _ids_in_order(file_ids)
+    wanted, invalid = file_ids_in_order(file_ids)
     found = {
         str(f.pk): f
         for f in StoredFile.objects.select_for_update(of=("self",))
@@ -289,7 +288,7 @@ def files_for_submission(
     `invalid_attachment`, `file_type_not_allowed`, `file_too_large`.
     `hold` (a submitted attempt, not a draft) keeps them as submitted: they
     no longer expire and cannot be deleted (409 `file_held`)."""
-    wanted, invalid = _ids_in_order(file_ids)
+    wanted, invalid = file_ids_in_order(file_ids)
     found = {str(f.pk): f for f in StoredFile.objects.select_for_update().filter(pk__in=wanted)}
     invalid += [
         i

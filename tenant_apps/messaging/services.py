@@ -14,8 +14,6 @@ file (its course, level and expiry stay as the uploader set them). Deleting
 the message, or erasing its sender, forgets its attachments with its text.
 """
 
-import uuid
-
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
@@ -25,7 +23,7 @@ from rest_framework import status
 from conceptspro.api import ApplicationError
 from tenant_apps.audit.api import AuditEventType, audit_record
 from tenant_apps.courses.api import Course
-from tenant_apps.files.api import StoredFile, live_files
+from tenant_apps.files.api import StoredFile, file_ids_in_order, live_files
 from tenant_apps.notifications.api import (
     NotificationKind,
     notification_naming,
@@ -73,16 +71,7 @@ def _attachments_resolve(*, sender, attachment_ids) -> list[StoredFile]:
     level). Otherwise 400 `invalid_attachment` naming the ids, as the files
     app's files_for_attachment does. The rows stay locked until the message
     is committed, so none is deleted halfway."""
-    wanted: list[str] = []
-    invalid: list[str] = []
-    for raw in attachment_ids:
-        try:
-            file_id = str(uuid.UUID(str(raw)))
-        except (ValueError, TypeError, AttributeError):
-            invalid.append(str(raw))
-            continue
-        if file_id not in wanted:
-            wanted.append(file_id)
+    wanted, invalid = file_ids_in_order(attachment_ids)
     if len(wanted) + len(invalid) > MAX_ATTACHMENTS:
         raise ApplicationError(
             f"A message may carry at most {MAX_ATTACHMENTS} files.",

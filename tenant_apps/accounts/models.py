@@ -109,18 +109,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 # One flag per kind in NOTIFICATION_KINDS (rest_api/v1/serializers.py); a
 # missing flag means yes to notifications' delivery. "digest" is the weekly
 # summary email, so only the email flags have it.
-def _email_notification_defaults() -> dict:
-    return {
-        "assignments": True,
-        "grades": True,
-        "announcements": True,
-        "messages": True,
-        "discussions": True,
-        "enrollment": True,
-        "digest": True,
-    }
-
-
 def _push_notification_defaults() -> dict:
     return {
         "assignments": True,
@@ -130,6 +118,10 @@ def _push_notification_defaults() -> dict:
         "discussions": True,
         "enrollment": True,
     }
+
+
+def _email_notification_defaults() -> dict:
+    return {**_push_notification_defaults(), "digest": True}
 
 
 def _ui_defaults() -> dict:

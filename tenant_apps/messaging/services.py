@@ -119,6 +119,17 @@ def _direct_key(a, b) -> str:
     return ":".join(sorted((str(a), str(b))))
 
 
+def _first_message_send(conversation, creator, message: str | None, attachment_ids) -> None:
+    """The message a conversation is opened with, if any (as message_send)."""
+    if message is not None:
+        message_send(
+            conversation=conversation,
+            sender=creator,
+            content=message,
+            attachment_ids=attachment_ids,
+        )
+
+
 @transaction.atomic
 def conversation_direct_open(*, creator, other, message: str | None = None, attachment_ids=()):
     """The direct conversation of these two people: the existing one, or a new
@@ -144,13 +155,7 @@ def conversation_direct_open(*, creator, other, message: str | None = None, atta
             ConversationParticipant.objects.get_or_create(
                 conversation=conversation, user=user, defaults={"joined_at": now}
             )
-    if message is not None:
-        message_send(
-            conversation=conversation,
-            sender=creator,
-            content=message,
-            attachment_ids=attachment_ids,
-        )
+    _first_message_send(conversation, creator, message, attachment_ids)
     return conversation, created
 
 
@@ -169,13 +174,7 @@ def conversation_group_create(
     _participants_create(
         conversation, [creator.pk, *(u.pk for u in participants)], now=timezone.now()
     )
-    if message is not None:
-        message_send(
-            conversation=conversation,
-            sender=creator,
-            content=message,
-            attachment_ids=attachment_ids,
-        )
+    _first_message_send(conversation, creator, message, attachment_ids)
     return conversation
 
 
@@ -198,13 +197,7 @@ def conversation_course_create(
     )
     members = course_member_ids(course) - {creator.pk}
     _participants_create(conversation, [creator.pk, *members], now=timezone.now())
-    if message is not None:
-        message_send(
-            conversation=conversation,
-            sender=creator,
-            content=message,
-            attachment_ids=attachment_ids,
-        )
+    _first_message_send(conversation, creator, message, attachment_ids)
     return conversation
 
 
